@@ -1,0 +1,213 @@
+//! HTTP calls to one tenant's bot, and the bot's failure modes sorted into the three
+//! facts a caller needs: whose fault (the bot said no / the bot is misconfigured / the
+//! bot is unreachable), what the bot said, and whether the conference may exist anyway.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use xgate_tenants::config::{BotCredentials, BotSettings};
+
+use super::wire::{Conference, ConferenceChange, ConferenceDraft, DeleteBody, Envelope};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    /// The bot answered with its error envelope: the request was understood and refused.
+    #[error("the bot refused the request: {reason} (HTTP {status})")]
+    Rejected {
+        status: u16,
+        reason: String,
+        errors: Vec<String>,
+    },
+    /// An empty or non-JSON answer: what the bot (or the web server before it) gives
+    /// to a request without a valid token.
+    #[error("the bot answered HTTP {status} without a JSON body: wrong or missing credentials")]
+    AuthFailed { status: u16 },
+    /// JSON, but not the envelope the spec describes.
+    #[error("the bot's answer does not follow the API: {0}")]
+    Protocol(String),
+    /// No answer in time, or no connection. The bot may still have acted.
+    #[error("the bot is unreachable: {0}")]
+    Unavailable(String),
+    #[error("the bot answered, but timed out before the whole answer arrived")]
+    TimedOut,
+}
+
+impl BotError {
+    /// Short label for metrics and logs.
+    pub fn outcome(&self) -> &str {
+        match self {
+            BotError::Rejected { reason, .. } => reason,
+            BotError::AuthFailed { .. } => "auth_failed",
+            BotError::Protocol(_) => "bad_response",
+            BotError::Unavailable(_) => "unavailable",
+            BotError::TimedOut => "timeout",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BotClient {
+    http: reqwest::Client,
+    settings: BotSettings,
+}
+
+impl BotClient {
+    pub fn new(settings: BotSettings) -> Result<BotClient, String> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(16)
+            // A bot URI is configured by central IT; following a redirect could send the
+            // token to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("xgate/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &settings.ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("bot.ca_file is not a PEM certificate bundle: {e}"))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot build the bot client: {e}"))?;
+        Ok(BotClient { http, settings })
+    }
+
+    pub fn settings(&self) -> &BotSettings {
+        &self.settings
+    }
+
+    pub async fn create(&self, draft: &ConferenceDraft) -> Result<Conference, BotError> {
+        let url = self.settings.url.clone();
+        self.call(Method::POST, url, draft, StatusCode::CREATED)
+            .await?
+            .ok_or_else(no_result)
+    }
+
+    pub async fn update(
+        &self,
+        call_id: &str,
+        change: &ConferenceChange,
+    ) -> Result<Conference, BotError> {
+        let url = self.conference_url(call_id)?;
+        self.call(Method::POST, url, change, StatusCode::OK)
+            .await?
+            .ok_or_else(no_result)
+    }
+
+    pub async fn delete(&self, call_id: &str, actor: &str) -> Result<(), BotError> {
+        let url = self.conference_url(call_id)?;
+        let body = DeleteBody {
+            actor,
+            contact_type: self.settings.contact_type.as_str(),
+        };
+        self.call(Method::DELETE, url, &body, StatusCode::NO_CONTENT)
+            .await
+            .map(|_| ())
+    }
+
+    /// `{base}/<call_id>`, whether or not the configured base ends with a slash.
+    fn conference_url(&self, call_id: &str) -> Result<reqwest::Url, BotError> {
+        if call_id.is_empty()
+            || !call_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(BotError::Protocol(format!("unusable call_id {call_id:?}")));
+        }
+        let mut url = self.settings.url.clone();
+        let path = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{path}/{call_id}"));
+        Ok(url)
+    }
+
+    async fn call<B: serde::Serialize>(
+        &self,
+        method: Method,
+        url: reqwest::Url,
+        body: &B,
+        expected: StatusCode,
+    ) -> Result<Option<Conference>, BotError> {
+        let mut req = self
+            .http
+            .request(method, url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .json(body);
+        req = match &self.settings.credentials {
+            BotCredentials::Bearer(token) => req.bearer_auth(token.expose()),
+            BotCredentials::Basic { username, password } => {
+                req.basic_auth(username, Some(password.expose()))
+            }
+            BotCredentials::None => req,
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| BotError::Unavailable(describe(&e)))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                BotError::TimedOut
+            } else {
+                BotError::Unavailable(describe(&e))
+            }
+        })?;
+        if status == expected && status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        if text.trim().is_empty() {
+            return Err(BotError::AuthFailed {
+                status: status.as_u16(),
+            });
+        }
+        let envelope: Envelope = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Err(_) => {
+                return Err(BotError::AuthFailed {
+                    status: status.as_u16(),
+                });
+            }
+            Ok(v) => serde_json::from_value(v).map_err(|e| BotError::Protocol(e.to_string()))?,
+        };
+        if envelope.status == "ok" && status.is_success() {
+            return Ok(envelope.result);
+        }
+        match envelope.reason {
+            Some(reason) if envelope.status == "error" => Err(BotError::Rejected {
+                status: status.as_u16(),
+                reason,
+                errors: envelope
+                    .errors
+                    .into_iter()
+                    .map(|e| match e {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    })
+                    .collect(),
+            }),
+            _ => Err(BotError::Protocol(format!(
+                "HTTP {status} with status {:?} and no reason",
+                envelope.status
+            ))),
+        }
+    }
+}
+
+fn no_result() -> BotError {
+    BotError::Protocol("`status: ok` without a `result`".into())
+}
+
+/// reqwest's Display includes the URL, which is configuration and never carries
+/// credentials (the config refuses `user:pass@` in a bot URL); the token travels in a
+/// header and never appears here.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        format!("connection failed: {e}")
+    } else {
+        e.to_string()
+    }
+}

@@ -1,0 +1,17 @@
+//! xgate: one process serving the eXpress Outlook add-in API for many CTS/ETS tenants.
+//! See ARCHITECTURE.md for the request's path through the crates.
+
+pub mod body;
+pub mod bot;
+pub mod bridge;
+pub mod cli;
+pub mod error;
+pub mod logging;
+mod messages;
+pub mod metrics;
+pub mod principal;
+pub mod request;
+pub mod routes;
+pub mod scope;
+pub mod serve;
+pub mod state;

@@ -1,0 +1,177 @@
+//! The one metric registry. Names are `xgate_*`, in base units. The `tenant` label goes
+//! on counters and gauges only; histograms are labelled by route/operation so their
+//! series stay bounded with thousands of tenants.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    bot_calls: IntCounterVec,
+    bot_duration: HistogramVec,
+    meetings: IntCounterVec,
+    client_events: IntCounterVec,
+    pub tenants: IntGauge,
+    pub config_version: IntGauge,
+    db_pool: IntGaugeVec,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("metric definition");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+                labels,
+            )
+            .expect("metric definition");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("unique metric");
+            h
+        };
+        let m = Metrics {
+            http_requests: counter(
+                "xgate_http_requests_total",
+                "Add-in API requests by tenant, route and status class.",
+                &["tenant", "route", "status_class"],
+            ),
+            http_duration: histogram(
+                "xgate_http_request_duration_seconds",
+                "Add-in API request duration by route.",
+                &["route"],
+            ),
+            bot_calls: counter(
+                "xgate_bot_calls_total",
+                "Conference Bot calls by tenant, operation and outcome (ok, a bot reason, timeout, auth_failed...).",
+                &["tenant", "operation", "outcome"],
+            ),
+            bot_duration: histogram(
+                "xgate_bot_call_duration_seconds",
+                "Conference Bot call duration by operation.",
+                &["operation"],
+            ),
+            meetings: counter(
+                "xgate_meetings_total",
+                "Meetings created, updated and cancelled, by tenant.",
+                &["tenant", "action"],
+            ),
+            client_events: counter(
+                "xgate_client_events_total",
+                "Client telemetry events received, by tenant and level.",
+                &["tenant", "level"],
+            ),
+            tenants: IntGauge::new("xgate_tenants", "Tenants loaded and serving.").expect("metric"),
+            config_version: IntGauge::new(
+                "xgate_config_version",
+                "Version of the config snapshot in force.",
+            )
+            .expect("metric"),
+            db_pool: IntGaugeVec::new(
+                Opts::new(
+                    "xgate_db_pool_connections",
+                    "Database pool connections by state.",
+                ),
+                &["state"],
+            )
+            .expect("metric"),
+            registry,
+        };
+        m.registry
+            .register(Box::new(m.tenants.clone()))
+            .expect("unique metric");
+        m.registry
+            .register(Box::new(m.config_version.clone()))
+            .expect("unique metric");
+        m.registry
+            .register(Box::new(m.db_pool.clone()))
+            .expect("unique metric");
+        let build = IntGaugeVec::new(
+            Opts::new("xgate_build_info", "Build information; always 1."),
+            &["version"],
+        )
+        .expect("metric");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        m.registry.register(Box::new(build)).expect("unique metric");
+        m
+    }
+
+    pub fn observe_request(
+        &self,
+        tenant: Option<&str>,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.http_requests
+            .with_label_values(&[tenant.unwrap_or(""), route, class])
+            .inc();
+        self.http_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_bot(&self, tenant: &str, operation: &str, outcome: &str, elapsed: Duration) {
+        self.bot_calls
+            .with_label_values(&[tenant, operation, outcome])
+            .inc();
+        self.bot_duration
+            .with_label_values(&[operation])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn meeting(&self, tenant: &str, action: &str) {
+        self.meetings.with_label_values(&[tenant, action]).inc();
+    }
+
+    pub fn client_event(&self, tenant: &str, level: &str) {
+        self.client_events.with_label_values(&[tenant, level]).inc();
+    }
+
+    pub fn set_pool(&self, size: u32, idle: u32) {
+        self.db_pool
+            .with_label_values(&["open"])
+            .set(i64::from(size));
+        self.db_pool
+            .with_label_values(&["idle"])
+            .set(i64::from(idle));
+    }
+
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding never fails");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

@@ -1,0 +1,89 @@
+//! Finding the tenant and the user of a request.
+//!
+//! On a tenant's own (legacy) port the tenant is known from the port; on a shared
+//! listener it is the one serving the claimed user's mail domain. Either way the
+//! tenant's own auth mode then decides who the user really is, and the user must
+//! belong to one of the tenant's domains.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use xgate_tenants::Tenant;
+use xgate_tenants::table::domain_of;
+
+use crate::error::ApiError;
+use crate::principal::{Principal, authenticate, claimed_user};
+use crate::scope::RequestScope;
+use crate::state::Snapshot;
+
+/// Set by the bridge on every request: where it came in and which snapshot it sees.
+#[derive(Clone)]
+pub struct Conn {
+    pub local: SocketAddr,
+    pub peer: Option<SocketAddr>,
+    pub request_id: String,
+    pub snapshot: Arc<Snapshot>,
+}
+
+pub struct Caller {
+    pub tenant: Arc<Tenant>,
+    pub principal: Principal,
+}
+
+pub fn resolve(
+    conn: &Conn,
+    headers: &HeaderMap,
+    body_user: Option<&str>,
+    scope: &RequestScope,
+) -> Result<Caller, ApiError> {
+    let claimed = claimed_user(headers, body_user);
+    let tenant = resolve_tenant(conn, claimed.as_deref(), scope)?;
+    let principal = authenticate(&tenant, claimed.as_deref())?;
+    if !tenant.serves_mail(&principal.mail) {
+        return Err(ApiError::DomainNotServed {
+            user: principal.mail,
+            tenant: tenant.id().to_string(),
+        });
+    }
+    Ok(Caller { tenant, principal })
+}
+
+/// For the few routes that may be anonymous on a tenant's own port (client telemetry:
+/// the add-in's log sink sends no identity): the tenant, and the user if one is given.
+pub fn resolve_optional_user(
+    conn: &Conn,
+    headers: &HeaderMap,
+    scope: &RequestScope,
+) -> Result<(Arc<Tenant>, Option<Principal>), ApiError> {
+    let claimed = claimed_user(headers, None);
+    if claimed.is_none() {
+        return Ok((resolve_tenant(conn, None, scope)?, None));
+    }
+    let caller = resolve(conn, headers, None, scope)?;
+    Ok((caller.tenant, Some(caller.principal)))
+}
+
+fn resolve_tenant(
+    conn: &Conn,
+    claimed: Option<&str>,
+    scope: &RequestScope,
+) -> Result<Arc<Tenant>, ApiError> {
+    let tenant = match conn.snapshot.table.by_port(conn.local.port()) {
+        Some(t) => t.clone(),
+        None => {
+            let user = claimed.ok_or(ApiError::Unauthenticated)?;
+            let domain = domain_of(user).ok_or_else(|| ApiError::InvalidField {
+                field: "X-Xgate-User",
+                reason: "must be a mail address".into(),
+            })?;
+            conn.snapshot
+                .table
+                .by_mail(user)
+                .cloned()
+                .ok_or(ApiError::TenantNotFound(domain))?
+        }
+    };
+    scope.set_tenant(tenant.id(), tenant.config.default_language);
+    Ok(tenant)
+}

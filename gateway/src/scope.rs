@@ -1,0 +1,93 @@
+//! What one request learns as it is handled (its tenant, its language), and the
+//! middleware around every route that turns that into the error body's language, the
+//! access log line and the request metrics.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use xgate_tenants::Language;
+
+use crate::error::{PendingError, render};
+use crate::state::Gateway;
+
+#[derive(Clone, Default)]
+pub struct RequestScope {
+    explicit_lang: Arc<OnceLock<Language>>,
+    tenant_lang: Arc<OnceLock<Language>>,
+    tenant: Arc<OnceLock<String>>,
+}
+
+impl RequestScope {
+    /// The client said which language it wants (`LanguageId`).
+    pub fn set_language(&self, lang: Language) {
+        let _ = self.explicit_lang.set(lang);
+    }
+
+    pub fn set_tenant(&self, id: &str, default_language: Language) {
+        let _ = self.tenant.set(id.to_string());
+        let _ = self.tenant_lang.set(default_language);
+        tracing::Span::current().record("tenant", id);
+    }
+
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.get().map(String::as_str)
+    }
+}
+
+pub async fn around(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let scope = RequestScope::default();
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Language::from_accept_language);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    req.extensions_mut().insert(scope.clone());
+
+    let mut resp = next.run(req).await;
+
+    let code = resp
+        .extensions_mut()
+        .remove::<PendingError>()
+        .map(|PendingError(err)| {
+            let lang = scope
+                .explicit_lang
+                .get()
+                .copied()
+                .or(accept)
+                .or_else(|| scope.tenant_lang.get().copied())
+                .unwrap_or_default();
+            let status = resp.status();
+            let headers = std::mem::take(resp.headers_mut());
+            resp = render(&err, lang, status);
+            for (k, v) in headers.iter() {
+                if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                    resp.headers_mut().insert(k.clone(), v.clone());
+                }
+            }
+            err.code().to_string()
+        });
+    let status = resp.status().as_u16();
+    let elapsed = started.elapsed();
+    gw.metrics
+        .observe_request(scope.tenant(), &route, status, elapsed);
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        code = code.as_deref().unwrap_or(""),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}

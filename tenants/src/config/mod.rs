@@ -1,0 +1,319 @@
+//! Loading the config tree: one main file plus included files, each tenant checked on
+//! its own so that one broken tenant never hides another's errors (and, on reload,
+//! never takes the others down with it).
+//!
+//! The loader only reads files and environment variables; it opens no connection.
+
+mod error;
+pub mod model;
+mod tenant;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+pub(crate) use error::line_of;
+pub use error::{ConfigError, ConfigErrors};
+pub use model::{
+    AuthMode, AuthSection, BotAuthKind, ContactType, DatabaseSection, LogFormat, ServerSection,
+    TenantSection, TlsSection,
+};
+pub use tenant::{BotCredentials, BotSettings, TenantConfig};
+
+/// A loaded config: the global sections and every tenant that is valid.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    /// Paths in the config (includes, templates, sqlite dir, secret files) are relative to this.
+    pub dir: PathBuf,
+    pub server: ServerSection,
+    pub database: DatabaseSection,
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// The result of reading the tree: what is usable, and what is wrong per tenant.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// Tenants left out of `config.tenants`, with every error found for each.
+    pub tenant_errors: BTreeMap<String, Vec<ConfigError>>,
+}
+
+impl Loaded {
+    pub fn all_errors(&self) -> ConfigErrors {
+        ConfigErrors(self.tenant_errors.values().flatten().cloned().collect())
+    }
+}
+
+/// Reads and validates the whole tree. `Err` means the tree is unusable as a whole
+/// (a file that does not parse, a bad `[server]` or `[database]`); per-tenant problems
+/// come back in `Loaded::tenant_errors`.
+///
+/// `previous` is the config in force, if any: in a port or domain conflict the tenant
+/// that already held the claim keeps it and only the newer claimant is refused.
+pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErrors> {
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let main_text = read(path)?;
+    let main = parse(path, &main_text)?;
+
+    let mut errors = Vec::new();
+    let mut server = None;
+    let mut database = None;
+    let mut entries = Vec::new();
+    for (key, value) in main.get_ref().iter() {
+        match key.get_ref().as_ref() {
+            "server" => {
+                server = section::<ServerSection>(path, &main_text, "server", value, &mut errors)
+            }
+            "database" => {
+                database =
+                    section::<DatabaseSection>(path, &main_text, "database", value, &mut errors)
+            }
+            "tenants" => collect_tenants(path, &main_text, value, &mut entries, &mut errors),
+            other => errors.push(
+                ConfigError::file(
+                    path,
+                    "unknown top-level key; expected `server`, `database` or `tenants`",
+                )
+                .with_key(other)
+                .with_line(Some(line_of(&main_text, key.span().start))),
+            ),
+        }
+    }
+    let mut server = server.unwrap_or_else(section_default::<ServerSection>);
+    let mut database = database.unwrap_or_default();
+
+    let mut included_texts = Vec::new();
+    for pattern in &server.include {
+        match expand_include(&dir, pattern) {
+            Ok(files) => {
+                for file in files {
+                    match std::fs::read_to_string(&file) {
+                        Ok(text) => included_texts.push((file, text)),
+                        Err(e) => errors.push(ConfigError::file(
+                            &file,
+                            format!("cannot read: {}", e.kind()),
+                        )),
+                    }
+                }
+            }
+            Err(msg) => errors.push(ConfigError::file(path, msg).with_key("server.include")),
+        }
+    }
+    let parsed: Vec<_> = included_texts
+        .iter()
+        .map(|(file, text)| (file.as_path(), text.as_str(), parse(file, text)))
+        .collect();
+    for (file, text, table) in &parsed {
+        match table {
+            Err(e) => errors.extend(e.0.iter().cloned()),
+            Ok(table) => {
+                for (key, value) in table.get_ref().iter() {
+                    if key.get_ref().as_ref() == "tenants" {
+                        collect_tenants(file, text, value, &mut entries, &mut errors);
+                    } else {
+                        errors.push(
+                            ConfigError::file(
+                                *file,
+                                "an included file may only hold `[tenants.*]` tables",
+                            )
+                            .with_key(key.get_ref().as_ref())
+                            .with_line(Some(line_of(text, key.span().start))),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+
+    resolve_global_paths(&dir, &mut server, &mut database);
+    let tenant_ctx = tenant::Context::new(&dir, &server);
+    let mut tenants = BTreeMap::new();
+    let mut tenant_errors: BTreeMap<String, Vec<ConfigError>> = BTreeMap::new();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for entry in entries {
+        if let Some(first) = seen.get(&entry.id) {
+            tenant_errors.entry(entry.id.clone()).or_default().push(
+                ConfigError::file(
+                    entry.file,
+                    format!("tenant is also defined in `{}`", first.display()),
+                )
+                .with_tenant(&entry.id)
+                .with_line(Some(entry.line)),
+            );
+            continue;
+        }
+        seen.insert(entry.id.clone(), entry.file.to_path_buf());
+        match tenant_ctx.build(&entry) {
+            Ok(t) => {
+                tenants.insert(entry.id.clone(), t);
+            }
+            Err(errs) => {
+                tenant_errors
+                    .entry(entry.id.clone())
+                    .or_default()
+                    .extend(errs);
+            }
+        }
+    }
+    for id in tenant_errors.keys() {
+        tenants.remove(id);
+    }
+    for (loser, err) in tenant::conflicts(&server, &tenants, previous.map(|p| &p.tenants)) {
+        tenants.remove(&loser);
+        tenant_errors.entry(loser).or_default().push(err);
+    }
+    Ok(Loaded {
+        config: Config {
+            path: path.to_path_buf(),
+            dir,
+            server,
+            database,
+            tenants,
+        },
+        tenant_errors,
+    })
+}
+
+fn read(path: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError::file(
+            path,
+            format!("cannot read: {}", e.kind()),
+        )])
+    })
+}
+
+fn parse<'t>(path: &Path, text: &'t str) -> Result<Spanned<DeTable<'t>>, ConfigErrors> {
+    DeTable::parse(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        ConfigErrors(vec![
+            ConfigError::file(path, format!("not valid TOML: {}", e.message().trim()))
+                .with_line(line),
+        ])
+    })
+}
+
+/// Deserializes one spanned value, turning serde's complaint into a ConfigError with
+/// the full key path and the line it points at.
+pub(crate) fn deserialize<T: DeserializeOwned>(
+    file: &Path,
+    text: &str,
+    prefix: &str,
+    value: &Spanned<DeValue<'_>>,
+) -> Result<T, ConfigError> {
+    let de = toml::de::ValueDeserializer::from(value.clone());
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.inner();
+        let path = e.path().to_string();
+        let key = match (prefix.is_empty(), path.as_str()) {
+            (true, p) => p.to_string(),
+            (false, ".") => prefix.to_string(),
+            (false, p) => format!("{prefix}.{p}"),
+        };
+        let line = inner
+            .span()
+            .or_else(|| Some(value.span()))
+            .map(|s| line_of(text, s.start));
+        let err = ConfigError::file(file, inner.message().trim().to_string()).with_line(line);
+        if key.is_empty() || key == "." {
+            err
+        } else {
+            err.with_key(key)
+        }
+    })
+}
+
+fn section<T: DeserializeOwned>(
+    file: &Path,
+    text: &str,
+    name: &str,
+    value: &Spanned<DeValue<'_>>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    deserialize(file, text, name, value)
+        .map_err(|e| errors.push(e))
+        .ok()
+}
+
+fn section_default<T: DeserializeOwned>() -> T {
+    // An empty table gives every default; the section structs have no required field.
+    toml::from_str::<T>("").expect("section defaults")
+}
+
+/// One `[tenants.<id>]` table, borrowed from its file's text for the length of a load.
+pub(crate) struct TenantEntry<'t> {
+    pub id: String,
+    pub file: &'t Path,
+    pub line: usize,
+    pub text: &'t str,
+    pub value: &'t Spanned<DeValue<'t>>,
+}
+
+fn collect_tenants<'t>(
+    file: &'t Path,
+    text: &'t str,
+    value: &'t Spanned<DeValue<'t>>,
+    entries: &mut Vec<TenantEntry<'t>>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let DeValue::Table(table) = value.get_ref() else {
+        errors.push(
+            ConfigError::file(
+                file,
+                "`tenants` must be a table of tables: `[tenants.<id>]`",
+            )
+            .with_line(Some(line_of(text, value.span().start))),
+        );
+        return;
+    };
+    for (id, tenant) in table.iter() {
+        entries.push(TenantEntry {
+            id: id.get_ref().to_string(),
+            file,
+            line: line_of(text, id.span().start),
+            text,
+            value: tenant,
+        });
+    }
+}
+
+fn expand_include(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let full = dir.join(pattern);
+    let full = full.to_string_lossy();
+    let mut files: Vec<PathBuf> = glob::glob(&full)
+        .map_err(|e| format!("bad include pattern `{pattern}`: {e}"))?
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    // Sorted so that "first definition wins" messages are stable across runs.
+    files.sort();
+    Ok(files)
+}
+
+fn resolve_global_paths(dir: &Path, server: &mut ServerSection, database: &mut DatabaseSection) {
+    server.templates_dir = dir.join(&server.templates_dir);
+    if let Some(tls) = &mut server.tls {
+        tls.cert = dir.join(&tls.cert);
+        tls.key = dir.join(&tls.key);
+    }
+    if let Some(rest) = database.url.strip_prefix("sqlite://")
+        && !rest.starts_with('/')
+    {
+        database.url = format!("sqlite://{}", dir.join(rest).display());
+    }
+}

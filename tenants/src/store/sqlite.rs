@@ -1,0 +1,251 @@
+//! SQLite: one database file per tenant, `DIR/<tenant_id>.db`.
+//!
+//! - A file per tenant makes isolation physical and lets an operator back up, move or delete
+//!   one tenant with `cp`/`rm`. Each file gets a small pool, created lazily on first use and
+//!   cached for the life of the [`Database`](super::Database).
+//! - WAL with `synchronous=NORMAL`: readers never block the writer and commits skip an
+//!   fsync; a power loss can drop the last transactions but not corrupt the file. Writers
+//!   are serialized by SQLite itself; `busy_timeout` makes them queue instead of failing.
+//! - Ids are stored as hyphenated text and timestamps as fixed-width RFC 3339 UTC text with
+//!   microseconds, so rows read naturally in the `sqlite3` shell and text comparison equals
+//!   time comparison (see `migrations/sqlite/0001_meetings.sql`).
+//! - Migrations run inside one `BEGIN IMMEDIATE` transaction: it takes SQLite's write lock
+//!   up front, so concurrent migrations of the same file, from this process or another, run
+//!   one after the other and the second finds nothing left to do.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::{Duration, Instant};
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+
+use super::{
+    Cache, PoolStats, Rejected, Statements, StoreError, Target, cached, can_spawn_maintenance,
+    read, validate_tenant_id,
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// Tenant files share one set of statements: the table name is the same in every file.
+static STATEMENTS: LazyLock<Arc<Statements>> =
+    LazyLock::new(|| Arc::new(Statements::for_table("meetings")));
+
+/// Per-tenant pool cap. SQLite has one writer at a time, so more connections only add
+/// readers and open file handles (three per connection in WAL mode).
+const MAX_PER_TENANT: u32 = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle tenants give their file handles back.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(super) struct SqliteBackend {
+    dir: PathBuf,
+    max_per_tenant: u32,
+    pools: Cache<SqlitePool>,
+}
+
+impl SqliteBackend {
+    pub(super) fn open(dir: &str, max_connections: u32) -> Result<SqliteBackend, StoreError> {
+        if dir.is_empty() {
+            return Err(StoreError::InvalidUrl(
+                "sqlite:// needs a directory, e.g. sqlite:///var/lib/xgate".into(),
+            ));
+        }
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(SqliteBackend {
+            dir,
+            max_per_tenant: max_connections.clamp(1, MAX_PER_TENANT),
+            pools: RwLock::new(HashMap::new()),
+        })
+    }
+
+    fn pool(&self, tenant_id: &str) -> Result<SqlitePool, Rejected> {
+        validate_tenant_id(tenant_id).map_err(|reason| Rejected::TenantId {
+            id: tenant_id.to_owned(),
+            reason,
+        })?;
+        Ok(cached(&self.pools, tenant_id, || {
+            let connect = SqliteConnectOptions::new()
+                .filename(self.dir.join(format!("{tenant_id}.db")))
+                .create_if_missing(true)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(BUSY_TIMEOUT)
+                .foreign_keys(true);
+            let mut options = SqlitePoolOptions::new()
+                .max_connections(self.max_per_tenant)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .idle_timeout(IDLE_TIMEOUT)
+                .max_lifetime(None)
+                .after_connect(|conn, _| Box::pin(ensure_wal(conn)));
+            if !can_spawn_maintenance() {
+                options = options.idle_timeout(None);
+            }
+            options.connect_lazy_with(connect)
+        }))
+    }
+
+    pub(super) fn target(&self, tenant_id: &str) -> Result<Target, Rejected> {
+        Ok(Target::Sqlite {
+            pool: self.pool(tenant_id)?,
+            sql: STATEMENTS.clone(),
+        })
+    }
+
+    pub(super) async fn migrate(&self, tenant_id: &str) -> Result<(), StoreError> {
+        let pool = self.pool(tenant_id)?;
+        let mut conn = pool.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        // The migrator nests its per-migration transactions as savepoints inside this one.
+        MIGRATOR.run(&mut *tx).await?;
+        tx.commit().await?;
+        tracing::info!(tenant = tenant_id, "tenant database migrated");
+        Ok(())
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        let io = |source| StoreError::Io {
+            path: self.dir.clone(),
+            source,
+        };
+        let meta = tokio::fs::metadata(&self.dir).await.map_err(io)?;
+        if !meta.is_dir() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "not a directory",
+            )));
+        }
+        if meta.permissions().readonly() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "read-only",
+            )));
+        }
+        Ok(())
+    }
+
+    pub(super) fn stats(&self) -> PoolStats {
+        read(&self.pools)
+            .values()
+            .fold(PoolStats::default(), |acc, pool| PoolStats {
+                pools: acc.pools + 1,
+                size: acc.size + pool.size(),
+                idle: acc.idle + u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            })
+    }
+
+    pub(super) async fn close(&self) {
+        // Collected first: the lock must not be held across the awaits below.
+        let pools: Vec<SqlitePool> = read(&self.pools).values().cloned().collect();
+        for pool in pools {
+            pool.close().await;
+        }
+    }
+}
+
+/// Switches the file to WAL (a persistent property of the file, so a no-op after the first
+/// time). Not done through the connect options: converting a fresh file needs an exclusive
+/// lock that SQLite does not wait for with `busy_timeout`, so connections racing to open a
+/// new tenant file would fail with "database is locked". Here they retry instead.
+async fn ensure_wal(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let result: Result<String, _> = sqlx::query_scalar("PRAGMA journal_mode = WAL")
+            .fetch_one(&mut *conn)
+            .await;
+        match result {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(sqlx::Error::Configuration(
+                    format!("SQLite refused WAL mode (journal_mode is {mode})").into(),
+                ));
+            }
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn is_busy(e: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: i32 = 5;
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            // Extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT…) keep the primary code in the low byte.
+            .is_some_and(|code| code & 0xff == SQLITE_BUSY),
+        _ => false,
+    }
+}
+
+/// Encoding of ids and timestamps as text.
+pub(super) mod codec {
+    use chrono::{DateTime, Datelike, SubsecRound, Utc};
+    use uuid::Uuid;
+
+    use crate::store::StoreError;
+
+    pub type Ts = String;
+
+    pub fn id(id: Uuid) -> String {
+        id.hyphenated().to_string()
+    }
+
+    pub fn id_from(text: String) -> Result<Uuid, StoreError> {
+        Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt {
+            field: "id",
+            reason: format!("{text:?}: {e}"),
+        })
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always 27 characters, truncated to microseconds.
+    pub fn ts(t: DateTime<Utc>, field: &'static str) -> Result<Ts, StoreError> {
+        // Outside 0000–9999 the year gains a sign or a digit and text order breaks.
+        if !(0..=9999).contains(&t.year()) {
+            return Err(StoreError::InvalidValue {
+                field,
+                reason: format!("{t} is outside years 0000-9999"),
+            });
+        }
+        Ok(t.trunc_subsecs(6)
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string())
+    }
+
+    pub fn ts_from(text: Ts, field: &'static str) -> Result<DateTime<Utc>, StoreError> {
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| StoreError::Corrupt {
+                field,
+                reason: format!("{text:?}: {e}"),
+            })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::{TimeZone, Utc};
+
+        #[test]
+        fn timestamps_are_fixed_width_and_truncated() {
+            let t = Utc.with_ymd_and_hms(2025, 1, 31, 9, 30, 0).unwrap()
+                + chrono::Duration::nanoseconds(123_456_789);
+            let s = super::ts(t, "t").unwrap();
+            assert_eq!(s, "2025-01-31T09:30:00.123456Z");
+            let back = super::ts_from(s, "t").unwrap();
+            assert_eq!(back, t - chrono::Duration::nanoseconds(789));
+            assert_eq!(
+                super::ts(Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(), "t").unwrap(),
+                "0001-01-01T00:00:00.000000Z"
+            );
+            assert!(super::ts(Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(), "t").is_err());
+        }
+    }
+}
