@@ -81,13 +81,23 @@ impl HttpServerApp for Bridge {
                 }
                 Err(BodyError::Io) => return None,
             };
-            let mut parts = session.req_header().as_owned_parts();
-            parts.extensions.insert(Conn {
+            let conn = Conn {
                 local,
                 peer,
                 request_id: request_id.clone(),
                 snapshot,
-            });
+            };
+            if self.port_without_tenant(&conn) {
+                session.set_keepalive(None);
+                let err = ApiError::TenantNotFound(format!("port {}", local.port()));
+                return Some(crate::error::render(
+                    &err,
+                    Language::default(),
+                    err.status(),
+                ));
+            }
+            let mut parts = session.req_header().as_owned_parts();
+            parts.extensions.insert(conn);
             self.run(Request::from_parts(parts, Body::from(body)), local)
                 .await
         }
@@ -125,12 +135,23 @@ impl HttpServerApp for Bridge {
 
 impl Bridge {
     async fn run(&self, req: Request<Body>, local: SocketAddr) -> Option<Response<Body>> {
-        let router = if local.port() == self.gw.ops_port() {
+        let port = local.port();
+        let router = if port == self.gw.ops_port() {
             self.ops.clone()
         } else {
             self.api.clone()
         };
         router.oneshot(req).await.ok()
+    }
+
+    /// A connection accepted on a tenant port that a reload has since closed or given
+    /// to no one: it must not fall through to mail-domain resolution as if it were a
+    /// shared listener.
+    fn port_without_tenant(&self, conn: &Conn) -> bool {
+        let port = conn.local.port();
+        port != self.gw.ops_port()
+            && !self.gw.is_shared_port(port)
+            && conn.snapshot.table.by_port(port).is_none()
     }
 }
 

@@ -35,6 +35,12 @@ pub enum Command {
         #[arg(long, short, default_value = "config/xgate.toml", env = "XGATE_CONFIG")]
         config: PathBuf,
     },
+    /// Ask the running xgate (found through the config's `ops_listen`) to reload now;
+    /// prints the report and exits 1 if nothing could be applied.
+    Reload {
+        #[arg(long, short, default_value = "config/xgate.toml", env = "XGATE_CONFIG")]
+        config: PathBuf,
+    },
     /// Create or update every tenant's schema (PostgreSQL) or file (SQLite). Idempotent.
     Migrate {
         #[arg(long, short, default_value = "config/xgate.toml", env = "XGATE_CONFIG")]
@@ -52,6 +58,7 @@ pub fn run() -> ExitCode {
         } => crate::serve::serve(&config, !no_migrate, upgrade),
         Command::Check { config } => check(&config),
         Command::Migrate { config } => crate::serve::migrate_only(&config),
+        Command::Reload { config } => reload(&config),
     }
 }
 
@@ -83,6 +90,50 @@ fn check(path: &std::path::Path) -> ExitCode {
                 }
             );
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Reads only `[server] ops_listen` from the tree: the running process does the real
+/// validation, and a tree with tenant errors must still be reloadable.
+fn reload(path: &std::path::Path) -> ExitCode {
+    let ops = match xgate_tenants::config::load(path, None) {
+        Ok(loaded) => loaded.config.server.ops_listen,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("cannot read `[server] ops_listen` from the config; nothing sent");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = format!("http://{ops}/reload");
+    let result = rt.block_on(async {
+        let resp = reqwest::Client::new().post(&url).send().await?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        Ok::<_, reqwest::Error>((status, body))
+    });
+    match result {
+        Ok((status, body)) => {
+            println!("{body}");
+            if status.is_success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("cannot reach xgate at {url}: {e}");
+            ExitCode::FAILURE
         }
     }
 }

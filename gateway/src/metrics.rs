@@ -20,6 +20,10 @@ pub struct Metrics {
     pub tenants: IntGauge,
     pub config_version: IntGauge,
     db_pool: IntGaugeVec,
+    reloads: IntCounterVec,
+    last_reload_ok: IntGauge,
+    last_reload_success_ts: prometheus::Gauge,
+    tenant_config_errors: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -92,8 +96,37 @@ impl Metrics {
                 &["state"],
             )
             .expect("metric"),
+            reloads: counter(
+                "xgate_config_reloads_total",
+                "Config reload attempts by result (success, partial, failure).",
+                &["result"],
+            ),
+            last_reload_ok: IntGauge::new(
+                "xgate_config_last_reload_successful",
+                "1 if the last reload applied every tenant's new definition, else 0.",
+            )
+            .expect("metric"),
+            last_reload_success_ts: prometheus::Gauge::new(
+                "xgate_config_last_reload_success_timestamp_seconds",
+                "Unix time of the last fully successful reload (or of the start).",
+            )
+            .expect("metric"),
+            tenant_config_errors: IntGauge::new(
+                "xgate_tenant_config_errors",
+                "Tenants running on a stale definition because their new one is invalid.",
+            )
+            .expect("metric"),
             registry,
         };
+        m.registry
+            .register(Box::new(m.last_reload_ok.clone()))
+            .expect("unique metric");
+        m.registry
+            .register(Box::new(m.last_reload_success_ts.clone()))
+            .expect("unique metric");
+        m.registry
+            .register(Box::new(m.tenant_config_errors.clone()))
+            .expect("unique metric");
         m.registry
             .register(Box::new(m.tenants.clone()))
             .expect("unique metric");
@@ -159,6 +192,31 @@ impl Metrics {
         self.db_pool
             .with_label_values(&["idle"])
             .set(i64::from(idle));
+    }
+
+    pub fn reload_finished(&self, report: &crate::reload::ReloadReport, stale: usize) {
+        use crate::reload::ReloadResult;
+        if report.trigger != "startup" {
+            self.reloads
+                .with_label_values(&[report.result.as_str()])
+                .inc();
+        } else {
+            // Every result label exists from the start, so rate() and alerts see zeros.
+            for r in [
+                ReloadResult::Success,
+                ReloadResult::Partial,
+                ReloadResult::Failure,
+            ] {
+                self.reloads.with_label_values(&[r.as_str()]);
+            }
+        }
+        let ok = report.result == ReloadResult::Success;
+        self.last_reload_ok.set(i64::from(ok));
+        if ok {
+            self.last_reload_success_ts
+                .set(report.at.timestamp_millis() as f64 / 1000.0);
+        }
+        self.tenant_config_errors.set(stale as i64);
     }
 
     pub fn render(&self) -> String {

@@ -3,7 +3,8 @@
 //! Runtimes: pingora runs each service on runtimes it creates and owns. xgate creates
 //! one more, `xgate-core`, before pingora starts and keeps it until the process exits;
 //! long-lived work (migrations at start, later the config watcher and probes) runs
-//! there. Request handling runs on pingora's runtime. The sqlx pools connect lazily,
+//! there. Request handling runs on pingora's runtimes (the listening service's and the
+//! tenant-ports background service's). The sqlx pools connect lazily,
 //! from whichever runtime first needs a connection; both runtimes live as long as the
 //! process, so no connection outlives the runtime that drives it.
 
@@ -18,7 +19,11 @@ use pingora::services::listening::Service;
 use xgate_tenants::config::{self, AuthMode, Config, Loaded};
 use xgate_tenants::store::Database;
 
+use pingora::services::background::background_service;
+
 use crate::bridge::Bridge;
+use crate::ports::TenantPorts;
+use crate::reload::{Reloader, watch};
 use crate::state::{Gateway, Snapshot};
 
 pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
@@ -69,6 +74,31 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
         }
     }
     let gw = Arc::new(Gateway::new(snapshot, db, config.server.clone()));
+    let threads = config.server.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let (tenant_ports, ports) = TenantPorts::new(Arc::new(Bridge::new(gw.clone())));
+    let includes = config.server.include.clone();
+    let reloader = match Reloader::start(gw.clone(), path.to_path_buf(), config.clone(), ports) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    gw.set_reloader(reloader.clone());
+    let _watcher = {
+        let _in_core = core.enter();
+        match watch::spawn(reloader, watch::watched_dirs(path, &includes)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the config tree; reload with SIGHUP or POST /reload");
+                None
+            }
+        }
+    };
 
     let mut conf = ServerConf {
         threads: config.server.threads.unwrap_or_else(|| {
@@ -110,6 +140,9 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
         }
     }
     server.add_service(service);
+    let mut ports_service = background_service("tenant ports", tenant_ports);
+    ports_service.threads = Some(threads);
+    server.add_service(ports_service);
     tracing::info!(
         tenants = config.tenants.len(),
         listen = ?config.server.listen,
@@ -152,18 +185,11 @@ pub fn migrate_only(path: &Path) -> ExitCode {
     }
 }
 
-/// Every shared listener, every tenant port, the ops listener.
+/// pingora's own listeners: the shared ones and the ops listener. Tenant ports change
+/// on reload and live beside pingora (see `ports`).
 fn listeners(config: &Config) -> Vec<SocketAddr> {
-    let s = &config.server;
-    let tenant_ip = s
-        .tenant_bind
-        .or_else(|| s.listen.first().map(|a| a.ip()))
-        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-    let mut out: Vec<SocketAddr> = s.listen.clone();
-    for t in config.tenants.values() {
-        out.extend(t.ports.iter().map(|&p| SocketAddr::new(tenant_ip, p)));
-    }
-    out.push(s.ops_listen);
+    let mut out: Vec<SocketAddr> = config.server.listen.clone();
+    out.push(config.server.ops_listen);
     out
 }
 

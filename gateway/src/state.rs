@@ -5,8 +5,8 @@
 //! carries that `Arc<Snapshot>` to its end; nothing on the request path reads
 //! `Gateway::snapshot` again.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use xgate_tenants::config::{Config, ConfigError, ServerSection};
@@ -26,26 +26,46 @@ impl Snapshot {
     /// Builds bot clients for every tenant; a tenant whose client cannot be built (a bad
     /// CA file) is left out and reported like any other config error.
     pub fn build(config: &Config, db: &Database, version: u64) -> (Snapshot, Vec<ConfigError>) {
-        let mut config = config.clone();
+        Snapshot::build_from(None, config, db, version)
+    }
+
+    /// As `build`, but a tenant whose definition did not change keeps its `Tenant` and its
+    /// bot client from `previous`, and with them its open connections.
+    pub fn build_from(
+        previous: Option<&Snapshot>,
+        config: &Config,
+        db: &Database,
+        version: u64,
+    ) -> (Snapshot, Vec<ConfigError>) {
         let mut bots = HashMap::new();
+        let mut tenants = Vec::new();
         let mut errors = Vec::new();
-        config
-            .tenants
-            .retain(|id, t| match BotClient::new(t.bot.clone()) {
+        for (id, t) in &config.tenants {
+            let kept = previous.and_then(|p| {
+                let old = p.table.get(id)?;
+                (old.config == *t).then(|| (old.clone(), p.bots.get(id).cloned()))
+            });
+            if let Some((tenant, Some(bot))) = kept {
+                tenants.push(tenant);
+                bots.insert(id.clone(), bot);
+                continue;
+            }
+            match BotClient::new(t.bot.clone()) {
                 Ok(client) => {
                     bots.insert(id.clone(), client);
-                    true
+                    tenants.push(Arc::new(Tenant {
+                        store: db.tenant(&t.id, &t.schema),
+                        config: t.clone(),
+                    }));
                 }
-                Err(msg) => {
-                    errors.push(
-                        ConfigError::file(&t.file, msg)
-                            .with_tenant(id)
-                            .with_key("bot.ca_file"),
-                    );
-                    false
-                }
-            });
-        let table = TenantTable::build(&config, db, version);
+                Err(msg) => errors.push(
+                    ConfigError::file(&t.file, msg)
+                        .with_tenant(id)
+                        .with_key("bot.ca_file"),
+                ),
+            }
+        }
+        let table = TenantTable::from_tenants(version, tenants);
         (Snapshot { table, bots }, errors)
     }
 
@@ -64,8 +84,10 @@ pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     pub db: Database,
     pub metrics: Metrics,
-    /// `[server]` as it was at start: listeners cannot change without a restart.
+    /// `[server]` as it was at start: shared listeners cannot change without a restart.
     pub server: ServerSection,
+    shared_ports: HashSet<u16>,
+    reloader: OnceLock<Arc<crate::reload::Reloader>>,
 }
 
 impl Gateway {
@@ -73,12 +95,41 @@ impl Gateway {
         let metrics = Metrics::new();
         metrics.tenants.set(snapshot.table.len() as i64);
         metrics.config_version.set(snapshot.version() as i64);
+        let shared_ports = server
+            .listen
+            .iter()
+            .chain(server.tls.iter().flat_map(|t| t.listen.iter()))
+            .map(|a| a.port())
+            .collect();
         Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             db,
             metrics,
             server,
+            shared_ports,
+            reloader: OnceLock::new(),
         }
+    }
+
+    /// Puts a new snapshot in force. Requests already running keep theirs.
+    pub fn swap(&self, snapshot: Snapshot) {
+        self.metrics.tenants.set(snapshot.table.len() as i64);
+        self.metrics.config_version.set(snapshot.version() as i64);
+        self.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// Whether a port is a shared listener (tenant by mail domain), as opposed to a
+    /// tenant's own port or the ops port.
+    pub fn is_shared_port(&self, port: u16) -> bool {
+        self.shared_ports.contains(&port)
+    }
+
+    pub fn set_reloader(&self, reloader: Arc<crate::reload::Reloader>) {
+        let _ = self.reloader.set(reloader);
+    }
+
+    pub fn reloader(&self) -> Option<&Arc<crate::reload::Reloader>> {
+        self.reloader.get()
     }
 
     /// The snapshot for a new request. Lock-free; never waits on a reload.

@@ -16,6 +16,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/reload", get(reload_status).post(reload_now))
         .with_state(gw)
 }
 
@@ -46,4 +47,25 @@ async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
         ),
     )
         .into_response()
+}
+
+/// The last reload attempt: result, per-tenant errors, the version in force.
+async fn reload_status(State(gw): State<Arc<Gateway>>) -> Response {
+    match gw.reloader() {
+        Some(r) => axum::Json(r.last_report().await).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "reloading is not set up\n").into_response(),
+    }
+}
+
+/// Reloads now and answers with the report; 422 when nothing could be applied.
+async fn reload_now(State(gw): State<Arc<Gateway>>) -> Response {
+    let Some(r) = gw.reloader() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "reloading is not set up\n").into_response();
+    };
+    let report = r.reload("http").await;
+    let status = match report.result {
+        crate::reload::ReloadResult::Failure => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::OK,
+    };
+    (status, axum::Json(report)).into_response()
 }

@@ -5,6 +5,7 @@
 //! The loader only reads files and environment variables; it opens no connection.
 
 mod error;
+mod merge;
 pub mod model;
 mod tenant;
 
@@ -17,6 +18,7 @@ use toml::de::{DeTable, DeValue};
 
 pub(crate) use error::line_of;
 pub use error::{ConfigError, ConfigErrors};
+pub use merge::{Merged, merge};
 pub use model::{
     AuthMode, AuthSection, BotAuthKind, ContactType, DatabaseSection, LogFormat, ServerSection,
     TenantSection, TlsSection,

@@ -145,7 +145,8 @@ async fn migrate_on(conn: &mut PgConnection, schema: &str) -> Result<(), StoreEr
     sqlx::query(AssertSqlSafe(format!("SET search_path TO {quoted}")))
         .execute(&mut *conn)
         .await?;
-    MIGRATOR.run(&mut *conn).await?;
+    // `run_direct`: see the note in sqlite.rs.
+    MIGRATOR.run_direct(None, &mut *conn, false).await?;
     Ok(())
 }
 

@@ -103,7 +103,9 @@ impl SqliteBackend {
         let mut conn = pool.acquire().await?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         // The migrator nests its per-migration transactions as savepoints inside this one.
-        MIGRATOR.run(&mut *tx).await?;
+        // `run_direct` is sqlx's own way around "Acquire is not general enough", which
+        // `run` triggers once this future is spawned (a reload migrating a new tenant).
+        MIGRATOR.run_direct(None, &mut *tx, false).await?;
         tx.commit().await?;
         tracing::info!(tenant = tenant_id, "tenant database migrated");
         Ok(())

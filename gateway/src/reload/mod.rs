@@ -1,0 +1,242 @@
+//! Hot reload: parse, validate, build the new tenant table, swap it in.
+//!
+//! Triggers (file watch, SIGHUP, `POST /reload`) all end in `Reloader::reload`, one at a
+//! time. Order within a reload, so that no request ever sees a half-applied change:
+//! 1. read and validate the tree (blocking file I/O off the async threads);
+//! 2. merge per tenant: invalid tenants keep their last good definition;
+//! 3. migrate tenants that are new or changed schema — before they take requests;
+//! 4. bind new tenant ports (a port in use refuses that tenant, not the reload);
+//! 5. build the snapshot, reusing unchanged tenants and their bot connections;
+//! 6. swap (a pointer store: requests in flight keep the snapshot they started with);
+//! 7. start accepting on new ports, stop accepting on removed ones.
+//!
+//! Architecture invariant: requests never wait on a reload. The reload mutex is taken
+//! only by reloads and by `GET /reload`; the swap holds no lock and does no I/O.
+
+mod report;
+pub mod watch;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use xgate_tenants::config::{self, Config, ConfigError};
+
+pub use report::{ReloadReport, ReloadResult};
+
+use crate::ports::PortsHandle;
+use crate::state::{Gateway, Snapshot};
+
+pub struct Reloader {
+    gw: Arc<Gateway>,
+    path: PathBuf,
+    ports: PortsHandle,
+    tenant_ip: IpAddr,
+    state: tokio::sync::Mutex<State>,
+}
+
+struct State {
+    /// The config in force: per tenant, the last definition that was valid.
+    config: Config,
+    version: u64,
+    bound: BTreeSet<u16>,
+    stale: BTreeMap<String, Vec<ConfigError>>,
+    last: ReloadReport,
+}
+
+impl Reloader {
+    /// Takes over after the initial load: `config` and `version` are what `gw` serves.
+    /// Binds the initial tenant ports; an error here means xgate cannot start.
+    pub fn start(
+        gw: Arc<Gateway>,
+        path: PathBuf,
+        config: Config,
+        ports: PortsHandle,
+    ) -> Result<Arc<Reloader>, String> {
+        let tenant_ip = tenant_ip(&config);
+        let mut bound = BTreeSet::new();
+        for t in config.tenants.values() {
+            for &p in &t.ports {
+                let listener = PortsHandle::bind(SocketAddr::new(tenant_ip, p))
+                    .map_err(|e| format!("tenant `{}`: cannot listen on port {p}: {e}", t.id))?;
+                ports.open(p, listener);
+                bound.insert(p);
+            }
+        }
+        let version = gw.snapshot().version();
+        let last = ReloadReport::startup(version, config.tenants.len());
+        gw.metrics.reload_finished(&last, 0);
+        Ok(Arc::new(Reloader {
+            gw,
+            path,
+            ports,
+            tenant_ip,
+            state: tokio::sync::Mutex::new(State {
+                config,
+                version,
+                bound,
+                stale: BTreeMap::new(),
+                last,
+            }),
+        }))
+    }
+
+    pub async fn last_report(&self) -> ReloadReport {
+        self.state.lock().await.last.clone()
+    }
+
+    pub async fn reload(&self, trigger: &str) -> ReloadReport {
+        let mut st = self.state.lock().await;
+        let report = self.apply(&mut st, trigger).await;
+        self.gw.metrics.reload_finished(&report, st.stale.len());
+        report.log();
+        st.last = report.clone();
+        report
+    }
+
+    async fn apply(&self, st: &mut State, trigger: &str) -> ReloadReport {
+        let mut report = ReloadReport::new(trigger, st.version);
+        let path = self.path.clone();
+        let current = st.config.clone();
+        let loaded = tokio::task::spawn_blocking(move || config::load(&path, Some(&current)))
+            .await
+            .unwrap_or_else(|e| {
+                Err(config::ConfigErrors(vec![ConfigError::file(
+                    &self.path,
+                    format!("reload task failed: {e}"),
+                )]))
+            });
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(errors) => {
+                report.fail(errors.0);
+                report.keep_stale(&st.stale, st.config.tenants.len());
+                return report;
+            }
+        };
+        report.note_global_changes(&st.config, &loaded.config);
+        let mut merged = config::merge(&st.config, loaded);
+        // [server] and [database] need a restart: keep the ones in force.
+        merged.config.server = st.config.server.clone();
+        merged.config.database = st.config.database.clone();
+
+        self.migrate_new(&st.config, &mut merged).await;
+        let opened = self.bind_new_ports(st, &mut merged);
+
+        let previous = self.gw.snapshot();
+        let changed = report.diff(&st.config, &merged.config);
+        if !changed && opened.is_empty() {
+            report.finish(st.version, &merged);
+            st.stale = merged.stale;
+            return report;
+        }
+        let version = st.version + 1;
+        let (snapshot, errors) =
+            Snapshot::build_from(Some(&previous), &merged.config, &self.gw.db, version);
+        for e in errors {
+            // A bot client that cannot be built (bad CA file): the tenant is out.
+            let id = e.tenant.clone().unwrap_or_default();
+            merged.config.tenants.remove(&id);
+            merged.rejected.entry(id).or_default().push(e);
+        }
+        self.gw.swap(snapshot);
+
+        let wanted: BTreeSet<u16> = merged
+            .config
+            .tenants
+            .values()
+            .flat_map(|t| t.ports.iter().copied())
+            .collect();
+        for (port, listener) in opened {
+            self.ports.open(port, listener);
+        }
+        for port in st.bound.difference(&wanted) {
+            self.ports.close(*port);
+        }
+        st.bound = wanted;
+        st.version = version;
+        st.stale = merged.stale.clone();
+        st.config = merged.config.clone();
+        report.finish(version, &merged);
+        report
+    }
+
+    /// New tenants, and tenants whose schema moved, are migrated before they serve. A
+    /// failure keeps the tenant's previous definition (or leaves a new tenant out).
+    async fn migrate_new(&self, current: &Config, merged: &mut config::Merged) {
+        let todo: Vec<(String, String)> = merged
+            .config
+            .tenants
+            .values()
+            .filter(|t| {
+                current
+                    .tenants
+                    .get(&t.id)
+                    .is_none_or(|old| old.schema != t.schema)
+            })
+            .map(|t| (t.id.clone(), t.schema.clone()))
+            .collect();
+        for (id, schema) in todo {
+            if let Err(e) = self.gw.db.migrate_tenant(&id, &schema).await {
+                let file = merged
+                    .config
+                    .tenants
+                    .get(&id)
+                    .map(|t| t.file.clone())
+                    .unwrap_or_default();
+                let err = ConfigError::file(file, format!("storage could not be prepared: {e}"))
+                    .with_tenant(&id)
+                    .with_key("schema");
+                merged.refuse(current, &id, err);
+            }
+        }
+    }
+
+    /// Binds every port the merged config wants that is not bound yet. A port that
+    /// cannot be bound refuses the tenant claiming it.
+    fn bind_new_ports(
+        &self,
+        st: &State,
+        merged: &mut config::Merged,
+    ) -> HashMap<u16, std::net::TcpListener> {
+        let mut opened = HashMap::new();
+        let claims: Vec<(String, u16)> = merged
+            .config
+            .tenants
+            .values()
+            .flat_map(|t| t.ports.iter().map(move |&p| (t.id.clone(), p)))
+            .filter(|(_, p)| !st.bound.contains(p))
+            .collect();
+        for (id, port) in claims {
+            match PortsHandle::bind(SocketAddr::new(self.tenant_ip, port)) {
+                Ok(l) => {
+                    opened.insert(port, l);
+                }
+                Err(e) => {
+                    let file = merged
+                        .config
+                        .tenants
+                        .get(&id)
+                        .map(|t| t.file.clone())
+                        .unwrap_or_default();
+                    let err = ConfigError::file(file, format!("cannot listen on port {port}: {e}"))
+                        .with_tenant(&id)
+                        .with_key("ports");
+                    merged.refuse(&st.config, &id, err);
+                }
+            }
+        }
+        // A refused tenant's old definition only uses ports that are bound already.
+        opened.retain(|p, _| merged.config.tenants.values().any(|t| t.ports.contains(p)));
+        opened
+    }
+}
+
+pub fn tenant_ip(config: &Config) -> IpAddr {
+    config
+        .server
+        .tenant_bind
+        .or_else(|| config.server.listen.first().map(|a| a.ip()))
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}

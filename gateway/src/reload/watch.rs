@@ -1,0 +1,105 @@
+//! What starts a reload besides `POST /reload`: a change in the config tree, and SIGHUP.
+//!
+//! The watch is on directories, not files: editors save by writing a temp file and
+//! renaming it over the original, and a Kubernetes ConfigMap swaps the whole directory
+//! through its `..data` symlink; both replace the inode a file watch would follow.
+//! Events are debounced (250 ms of quiet) so that a save in several writes is one reload.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use super::Reloader;
+
+const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Directories to watch: the main file's, and the fixed part of every include glob.
+pub fn watched_dirs(main: &Path, includes: &[String]) -> BTreeSet<PathBuf> {
+    let dir = main
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut dirs = BTreeSet::from([dir.to_path_buf()]);
+    for pattern in includes {
+        let fixed: PathBuf = Path::new(pattern)
+            .components()
+            .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+            .collect();
+        let candidate = dir.join(&fixed);
+        // `tenants.d/acme.toml` (no glob) names a file: watch its directory.
+        let candidate = if candidate.is_file() {
+            candidate
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or(candidate)
+        } else {
+            candidate
+        };
+        if candidate.is_dir() {
+            dirs.insert(candidate);
+        }
+    }
+    dirs
+}
+
+/// Starts the watcher and the SIGHUP handler on the current runtime. The returned
+/// watcher must be kept alive for as long as watching should go on.
+pub fn spawn(
+    reloader: Arc<Reloader>,
+    dirs: BTreeSet<PathBuf>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    let (tx, rx) = mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(e) = event
+            && !matches!(e.kind, EventKind::Access(_))
+            && e.paths.iter().any(|p| !is_database_file(p))
+        {
+            let _ = tx.send(());
+        }
+    })?;
+    for dir in &dirs {
+        // Recursive: a ConfigMap keeps its files under a timestamped subdirectory.
+        watcher.watch(dir, RecursiveMode::Recursive)?;
+        tracing::info!(dir = %dir.display(), "watching config directory");
+    }
+    tokio::spawn(debounce(reloader.clone(), rx));
+    tokio::spawn(on_sighup(reloader));
+    Ok(watcher)
+}
+
+/// SQLite files may sit inside the config tree (the demo, the tests): their writes are
+/// not config changes and must not start a reload per meeting.
+fn is_database_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "db" | "db-wal" | "db-shm" | "db-journal"))
+}
+
+async fn debounce(reloader: Arc<Reloader>, mut rx: mpsc::UnboundedReceiver<()>) {
+    while rx.recv().await.is_some() {
+        // Wait for quiet: every further event restarts the wait.
+        loop {
+            match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                Ok(Some(())) => continue,
+                Ok(None) => return,
+                Err(_) => break,
+            }
+        }
+        reloader.reload("watch").await;
+    }
+}
+
+async fn on_sighup(reloader: Arc<Reloader>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload by file change or POST /reload");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        reloader.reload("sighup").await;
+    }
+}

@@ -1,0 +1,88 @@
+//! Applying a freshly loaded tree on top of the config in force, tenant by tenant.
+//!
+//! A tenant whose new definition is invalid keeps its last good one ("stale") and the
+//! others' valid changes still apply. A claim (port, mail domain, schema) stays with the
+//! tenant that held it; the newer claimant is the one refused.
+
+use std::collections::BTreeMap;
+
+use super::tenant::conflicts;
+use super::{Config, ConfigError, Loaded};
+
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// What to run now: new definitions where valid, last good ones where not.
+    pub config: Config,
+    /// Tenants running on their previous definition, with why the new one was refused.
+    pub stale: BTreeMap<String, Vec<ConfigError>>,
+    /// New tenants refused outright (there is no previous definition to keep).
+    pub rejected: BTreeMap<String, Vec<ConfigError>>,
+}
+
+pub fn merge(current: &Config, loaded: Loaded) -> Merged {
+    let Loaded {
+        config,
+        tenant_errors,
+    } = loaded;
+    let mut merged = Merged {
+        config,
+        stale: BTreeMap::new(),
+        rejected: BTreeMap::new(),
+    };
+    for (id, errors) in tenant_errors {
+        for e in errors {
+            merged.fall_back(current, &id, e);
+        }
+    }
+    merged.settle_conflicts(current);
+    merged
+}
+
+impl Merged {
+    /// Refuses a tenant's new definition after the merge (its storage or its port could
+    /// not be prepared): it falls back to the definition in force, or out if it is new.
+    pub fn refuse(&mut self, current: &Config, id: &str, err: ConfigError) {
+        self.fall_back(current, id, err);
+        self.settle_conflicts(current);
+    }
+
+    fn fall_back(&mut self, current: &Config, id: &str, err: ConfigError) {
+        match current.tenants.get(id) {
+            Some(old) => {
+                self.config.tenants.insert(id.to_string(), old.clone());
+                self.stale.entry(id.to_string()).or_default().push(err);
+            }
+            None => {
+                self.config.tenants.remove(id);
+                self.rejected.entry(id.to_string()).or_default().push(err);
+            }
+        }
+    }
+
+    /// A kept old definition may collide with another tenant's new claim; the claim stays
+    /// with whoever held it in `current`. Old definitions were conflict-free among
+    /// themselves, so each round moves at least one tenant to its old definition or out,
+    /// and the loop ends within the number of tenants.
+    fn settle_conflicts(&mut self, current: &Config) {
+        for _ in 0..=self.config.tenants.len() {
+            let found = conflicts(
+                &self.config.server,
+                &self.config.tenants,
+                Some(&current.tenants),
+            );
+            if found.is_empty() {
+                return;
+            }
+            for (id, err) in found {
+                if current.tenants.get(&id) == self.config.tenants.get(&id) {
+                    // Already on its old definition (a claim now taken by the server
+                    // itself): nothing older to fall back to.
+                    self.config.tenants.remove(&id);
+                    self.rejected.entry(id).or_default().push(err);
+                } else {
+                    self.fall_back(current, &id, err);
+                }
+            }
+        }
+    }
+}
