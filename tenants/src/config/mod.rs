@@ -8,6 +8,8 @@ mod error;
 mod merge;
 pub mod model;
 mod tenant;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
