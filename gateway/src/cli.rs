@@ -41,6 +41,9 @@ pub enum Command {
         #[arg(long, short, default_value = "config/xgate.toml", env = "XGATE_CONFIG")]
         config: PathBuf,
     },
+    /// Turn old IIS deployments (appsettings.Production.json of express-core-service and
+    /// express-template-service) into `tenants.d/<id>.toml` files, secrets as `env:`.
+    ImportIis(crate::import_iis::ImportIisArgs),
     /// Create or update every tenant's schema (PostgreSQL) or file (SQLite). Idempotent.
     Migrate {
         #[arg(long, short, default_value = "config/xgate.toml", env = "XGATE_CONFIG")]
@@ -59,6 +62,7 @@ pub fn run() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Migrate { config } => crate::serve::migrate_only(&config),
         Command::Reload { config } => reload(&config),
+        Command::ImportIis(args) => crate::import_iis::run(&args),
     }
 }
 

@@ -7,8 +7,8 @@
 //! reference whose name the report gives (values are never written or printed). Every
 //! old key ends up in the report, mapped or with the reason it is not.
 //!
-//! All inputs are checked before anything is written: an import writes every file or
-//! none.
+//! All inputs are checked before anything is written: a problem in any input file or
+//! argument means no file is written.
 
 mod args;
 mod credentials;

@@ -66,10 +66,18 @@ pub fn parse(text: &str) -> Result<Settings, JsonError> {
     // Visual Studio saves appsettings with a UTF-8 BOM, which serde_json refuses.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let clean = strip_trailing_commas(&strip_comments(text)?);
-    let value: Value = serde_json::from_str(&clean).map_err(|e| JsonError::Syntax {
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
+    let value: Value = serde_json::from_str(&clean).map_err(|e| {
+        // serde_json appends " at line L column C", which Syntax says itself.
+        let message = e.to_string();
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        JsonError::Syntax {
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
     })?;
     let Value::Object(_) = value else {
         return Err(JsonError::NotAnObject);
@@ -252,8 +260,8 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_original_line() {
-        let err = parse("{\n/* one\ntwo */\n\"A\": ,\n}").unwrap_err();
-        assert!(matches!(err, JsonError::Syntax { line: 4, .. }), "{err}");
+        let err = parse("{\n/* one\ntwo */\n\"A\": x\n}").unwrap_err();
+        assert_eq!(err.to_string(), "line 4, column 6: expected value");
         assert_eq!(
             parse("{ /* open").unwrap_err(),
             JsonError::UnterminatedComment { line: 1 }

@@ -5,10 +5,12 @@
 //! then accounts for every key of any settings file, so nothing is dropped silently.
 //! Secret values are never copied into a `KeyReport`.
 
+mod database;
+
 use super::credentials::{self, TokenValue};
 use super::ids;
 use super::jsonc::{Entry, Settings};
-use super::npgsql::{self, Connection};
+use super::npgsql::Connection;
 
 /// Which of the two old services a file belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub enum Outcome {
     Mapped(String),
     /// Not carried over; the text says why and what to do instead.
     NotMapped(String),
+    /// xgate will have a place for it, which the named issue adds.
+    NotMappedYet { issue: String, why: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,7 +201,7 @@ pub fn keys(s: &Settings, ctx: &Context<'_>) -> Vec<KeyReport> {
     for e in &s.entries {
         let lower = e.key.to_ascii_lowercase();
         if lower == "databaseoptions.connection" {
-            database(e, ctx, &mut out);
+            database::connection(e, ctx, &mut out);
             continue;
         }
         let outcome = match ctx.role {
@@ -281,10 +285,15 @@ fn express_key(e: &Entry, ctx: &Context<'_>) -> Outcome {
 }
 
 fn other_key(lower: &str) -> Outcome {
-    let why = if lower.starts_with("jwtoptions.") {
-        "not mapped yet (admin UI issue): xgate has no [tenants.<id>.jwt] table yet; \
-         the template admin UI's tokens will be issued by xgate's admin UI"
-    } else if lower.starts_with("databaseoptions.") {
+    if lower.starts_with("jwtoptions.") {
+        return Outcome::NotMappedYet {
+            issue: "admin UI issue".into(),
+            why: "xgate has no [tenants.<id>.jwt] table yet; the template admin UI's \
+                  login tokens belong to xgate's admin UI"
+                .into(),
+        };
+    }
+    let why = if lower.starts_with("databaseoptions.") {
         "a database setting of the old service; xgate keeps its own [database]"
     } else if lower.starts_with("serilog.") {
         "xgate logs to stderr (text or JSON, [server] log_format); the old log folders \
@@ -301,83 +310,6 @@ fn other_key(lower: &str) -> Outcome {
         "unknown to xgate; check what it did by hand"
     };
     Outcome::NotMapped(why.into())
-}
-
-/// `DatabaseOptions.Connection` and each of its Npgsql parts.
-fn database(e: &Entry, ctx: &Context<'_>, out: &mut Vec<KeyReport>) {
-    let conn = match Connection::parse(&e.value) {
-        Ok(c) => c,
-        Err(err) => {
-            out.push(KeyReport {
-                key: e.key.clone(),
-                value: None,
-                outcome: Outcome::NotMapped(format!(
-                    "not a valid Npgsql connection string ({err}); not shown, it may hold a password"
-                )),
-            });
-            return;
-        }
-    };
-    let password = if conn.get(npgsql::Key::Password).is_some() {
-        "password set, not shown"
-    } else {
-        "no password"
-    };
-    let mut why = format!(
-        "PostgreSQL {} ({password}): the old add-in database; xgate keeps its own [database] \
-         with one schema per tenant, and this import copies no tables",
-        conn.describe()
-    );
-    if ctx.role == Role::Template {
-        let shared: Vec<&str> = ctx
-            .core_databases
-            .iter()
-            .filter(|(_, c)| c.same_database(&conn))
-            .map(|(id, _)| id.as_str())
-            .collect();
-        if !shared.is_empty() {
-            why.push_str(&format!(
-                "; the same database as the core service of tenant(s) {}",
-                shared.join(", ")
-            ));
-        }
-    }
-    out.push(KeyReport {
-        key: e.key.clone(),
-        value: None,
-        outcome: Outcome::NotMapped(why),
-    });
-    for p in &conn.pairs {
-        out.push(KeyReport {
-            key: format!("{}: {}", e.key, p.key),
-            value: (!npgsql::is_password(&p.key)).then(|| p.value.clone()),
-            outcome: Outcome::NotMapped(npgsql_why(&p.key).into()),
-        });
-    }
-}
-
-fn npgsql_why(key: &str) -> &'static str {
-    match key.trim().to_ascii_lowercase().as_str() {
-        "host" | "server" | "port" | "database" | "db" | "username" | "user name" | "user id"
-        | "userid" | "user" | "uid" => "part of the old database's address above",
-        "password" | "psw" | "pwd" => "not shown; xgate does not need the old database's password",
-        "pooling" => "xgate always pools: one pool for all tenants, [database] max_connections",
-        "minimum pool size" | "min pool size" => {
-            "xgate opens connections on demand; the guide's appendix 4 fix \
-             (Minimum Pool Size=0) has nothing to carry over"
-        }
-        "maximum pool size" | "max pool size" => {
-            "a per-service limit; xgate has one pool for all tenants: \
-             [database] max_connections (default 20)"
-        }
-        "include error detail" => {
-            "a .NET diagnostic switch; xgate logs database errors itself and never sends them to clients"
-        }
-        "ssl mode" | "sslmode" => {
-            "if xgate's [database] uses this server, put `sslmode=` in its url"
-        }
-        _ => "an Npgsql option with no xgate equivalent",
-    }
 }
 
 pub fn auth_name(a: &BotAuth) -> &'static str {

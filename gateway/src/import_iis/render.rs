@@ -58,7 +58,8 @@ impl TenantPlan {
             "# Imported by `xgate import-iis` from {}\n\
              # Check with `xgate check` after setting the variables in {id}.env.example.\n\
              [tenants.{id}]",
-            source.display()
+            // A newline in a file name would end the comment and break the TOML.
+            source.display().to_string().replace(['\n', '\r'], " ")
         );
         let _ = writeln!(
             s,

@@ -46,7 +46,7 @@ impl ImportReport {
         self.files
             .iter()
             .flat_map(|f| f.keys.iter())
-            .filter(|k| matches!(k.outcome, Outcome::NotMapped(_)))
+            .filter(|k| !matches!(k.outcome, Outcome::Mapped(_)))
     }
 }
 
@@ -97,6 +97,9 @@ impl fmt::Display for ImportReport {
                     Outcome::Mapped(to) => writeln!(f, "  {}{value}\n    -> {to}", k.key)?,
                     Outcome::NotMapped(why) => {
                         writeln!(f, "  {}{value}\n    not mapped: {why}", k.key)?
+                    }
+                    Outcome::NotMappedYet { issue, why } => {
+                        writeln!(f, "  {}{value}\n    not mapped yet ({issue}): {why}", k.key)?
                     }
                 }
             }

@@ -258,6 +258,36 @@ impl Database {
         }
     }
 
+    /// Migrates every tenant not recorded as current (at most four at a time) and returns
+    /// the failures. Tenants already at the latest migration cost nothing: the catalog is
+    /// read once. If the catalog cannot be read, every tenant is migrated (idempotent).
+    pub async fn migrate_tenants(&self, tenants: &[(String, String)]) -> Vec<(String, StoreError)> {
+        use futures_util::StreamExt;
+        let current = match &*self.inner {
+            Inner::Postgres(pg) => pg.current().await,
+            Inner::Sqlite(lite) => lite.current().await,
+        }
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the migration catalog; migrating every tenant");
+            Default::default()
+        });
+        let backend = self.backend();
+        let todo = tenants.iter().filter(|(id, schema)| {
+            let key = if backend == Backend::Postgres {
+                schema
+            } else {
+                id
+            };
+            !current.contains(key)
+        });
+        futures_util::stream::iter(todo)
+            .map(|(id, schema)| async move { (id.clone(), self.migrate_tenant(id, schema).await) })
+            .buffer_unordered(4)
+            .filter_map(|(id, r)| async move { r.err().map(|e| (id, e)) })
+            .collect()
+            .await
+    }
+
     /// A cheap handle to one tenant's data. Never connects. An invalid `schema` (PostgreSQL) or
     /// `tenant_id` (SQLite) yields a store whose every call fails with the validation error.
     pub fn tenant(&self, tenant_id: &str, schema: &str) -> TenantStore {

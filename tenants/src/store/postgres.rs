@@ -88,13 +88,37 @@ impl PgBackend {
             reason,
         })?;
         let mut conn = PgConnection::connect_with(&self.connect).await?;
-        let result = migrate_on(&mut conn, schema).await;
+        let result = match migrate_on(&mut conn, schema).await {
+            Ok(()) => record(&mut conn, schema).await,
+            Err(e) => Err(e),
+        };
         // Close even after a failure so the search_path'd session ends now, not at drop.
         let closed = conn.close().await;
         result?;
         closed?;
         tracing::info!(tenant = tenant_id, schema, "tenant schema migrated");
         Ok(())
+    }
+
+    /// Schemas that exist and are recorded at the latest migration, so a start with
+    /// thousands of tenants runs two queries instead of thousands of migrations.
+    pub(super) async fn current(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let has_catalog: bool =
+            sqlx::query_scalar("SELECT to_regclass('xgate_catalog.tenant_schemas') IS NOT NULL")
+                .fetch_one(&mut *conn)
+                .await?;
+        if !has_catalog {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT c.schema_name FROM xgate_catalog.tenant_schemas c \
+             JOIN pg_namespace n ON n.nspname = c.schema_name WHERE c.version = $1",
+        )
+        .bind(latest_version())
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
@@ -113,6 +137,39 @@ impl PgBackend {
     pub(super) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+fn latest_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The catalog lives in a schema of its own: no tenant schema and nothing in `public`.
+/// `search_path` is set on this (dedicated, soon closed) connection, so names are qualified.
+async fn record(conn: &mut PgConnection, schema: &str) -> Result<(), StoreError> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext('xgate_catalog'))")
+        .bind(SCHEMA_LOCK_NAMESPACE)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("CREATE SCHEMA IF NOT EXISTS xgate_catalog")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS xgate_catalog.tenant_schemas \
+         (schema_name TEXT PRIMARY KEY, version BIGINT NOT NULL, migrated_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO xgate_catalog.tenant_schemas (schema_name, version) VALUES ($1, $2) \
+         ON CONFLICT (schema_name) DO UPDATE SET version = excluded.version, migrated_at = now()",
+    )
+    .bind(schema)
+    .bind(latest_version())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn migrate_on(conn: &mut PgConnection, schema: &str) -> Result<(), StoreError> {

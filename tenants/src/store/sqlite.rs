@@ -37,6 +37,10 @@ static STATEMENTS: LazyLock<Arc<Statements>> =
 /// readers and open file handles (three per connection in WAL mode).
 const MAX_PER_TENANT: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+fn latest_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 /// Idle tenants give their file handles back.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,12 +76,7 @@ impl SqliteBackend {
             reason,
         })?;
         Ok(cached(&self.pools, tenant_id, || {
-            let connect = SqliteConnectOptions::new()
-                .filename(self.dir.join(format!("{tenant_id}.db")))
-                .create_if_missing(true)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(BUSY_TIMEOUT)
-                .foreign_keys(true);
+            let connect = self.connect_options(tenant_id);
             let mut options = SqlitePoolOptions::new()
                 .max_connections(self.max_per_tenant)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -98,9 +97,37 @@ impl SqliteBackend {
         })
     }
 
+    fn connect_options(&self, tenant_id: &str) -> SqliteConnectOptions {
+        SqliteConnectOptions::new()
+            .filename(self.dir.join(format!("{tenant_id}.db")))
+            .create_if_missing(true)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+    }
+
+    /// Migrates on a connection of its own, closed afterwards: migrating thousands of
+    /// tenants at start must not leave thousands of pooled file handles open.
     pub(super) async fn migrate(&self, tenant_id: &str) -> Result<(), StoreError> {
-        let pool = self.pool(tenant_id)?;
-        let mut conn = pool.acquire().await?;
+        validate_tenant_id(tenant_id).map_err(|reason| StoreError::InvalidTenantId {
+            id: tenant_id.to_owned(),
+            reason,
+        })?;
+        let mut conn = SqliteConnection::connect_with(&self.connect_options(tenant_id)).await?;
+        let result = self.migrate_on(&mut conn, tenant_id).await;
+        let closed = conn.close().await;
+        result?;
+        closed?;
+        self.record(tenant_id).await?;
+        Ok(())
+    }
+
+    async fn migrate_on(
+        &self,
+        conn: &mut SqliteConnection,
+        tenant_id: &str,
+    ) -> Result<(), StoreError> {
+        ensure_wal(conn).await?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         // The migrator nests its per-migration transactions as savepoints inside this one.
         // `run_direct` is sqlx's own way around "Acquire is not general enough", which
@@ -109,6 +136,51 @@ impl SqliteBackend {
         tx.commit().await?;
         tracing::info!(tenant = tenant_id, "tenant database migrated");
         Ok(())
+    }
+
+    /// The catalog (`_catalog.db`, a name no tenant id can take) remembers which tenant
+    /// files are at the latest migration, so a start with thousands of tenants opens one
+    /// file instead of thousands.
+    async fn catalog(&self) -> Result<SqliteConnection, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(self.dir.join("_catalog.db"))
+            .create_if_missing(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS tenants (tenant_id TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT")
+            .execute(&mut conn)
+            .await?;
+        Ok(conn)
+    }
+
+    async fn record(&self, tenant_id: &str) -> Result<(), StoreError> {
+        let mut conn = self.catalog().await?;
+        sqlx::query(
+            "INSERT INTO tenants (tenant_id, version) VALUES ($1, $2) \
+             ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version",
+        )
+        .bind(tenant_id)
+        .bind(latest_version())
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+        Ok(())
+    }
+
+    /// Tenant ids whose file exists and is recorded at the latest migration.
+    pub(super) async fn current(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut conn = self.catalog().await?;
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT tenant_id FROM tenants WHERE version = $1")
+                .bind(latest_version())
+                .fetch_all(&mut conn)
+                .await?;
+        conn.close().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id,)| id)
+            .filter(|id| self.dir.join(format!("{id}.db")).is_file())
+            .collect())
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
