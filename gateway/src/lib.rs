@@ -13,6 +13,7 @@ pub mod metric_names;
 pub mod metrics;
 pub mod ports;
 pub mod principal;
+pub mod probe;
 pub mod reload;
 pub mod request;
 pub mod routes;

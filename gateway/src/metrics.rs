@@ -17,9 +17,11 @@ pub struct Metrics {
     bot_duration: HistogramVec,
     meetings: IntCounterVec,
     client_events: IntCounterVec,
+    directory_calls: IntCounterVec,
     pub tenants: IntGauge,
     pub config_version: IntGauge,
     db_pool: IntGaugeVec,
+    bot_up: IntGaugeVec,
     reloads: IntCounterVec,
     last_reload_ok: IntGauge,
     last_reload_success_ts: prometheus::Gauge,
@@ -82,6 +84,11 @@ impl Metrics {
                 "Client telemetry events received, by tenant and level.",
                 &["tenant", "level"],
             ),
+            directory_calls: counter(
+                "xgate_directory_calls_total",
+                "Directory (LDAP/Kerberos) calls by tenant and outcome.",
+                &["tenant", "outcome"],
+            ),
             tenants: IntGauge::new("xgate_tenants", "Tenants loaded and serving.").expect("metric"),
             config_version: IntGauge::new(
                 "xgate_config_version",
@@ -94,6 +101,11 @@ impl Metrics {
                     "Database pool connections by state.",
                 ),
                 &["state"],
+            )
+            .expect("metric"),
+            bot_up: IntGaugeVec::new(
+                Opts::new("xgate_bot_up", "1 if the tenant's Conference Bot answered the last probe and took the credentials."),
+                &["tenant"],
             )
             .expect("metric"),
             reloads: counter(
@@ -143,6 +155,9 @@ impl Metrics {
         .expect("metric");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         m.registry.register(Box::new(build)).expect("unique metric");
+        m.registry
+            .register(Box::new(m.bot_up.clone()))
+            .expect("unique metric");
         m
     }
 
@@ -185,6 +200,12 @@ impl Metrics {
         self.client_events.with_label_values(&[tenant, level]).inc();
     }
 
+    pub fn directory_call(&self, tenant: &str, outcome: &str) {
+        self.directory_calls
+            .with_label_values(&[tenant, outcome])
+            .inc();
+    }
+
     pub fn set_pool(&self, size: u32, idle: u32) {
         self.db_pool
             .with_label_values(&["open"])
@@ -219,6 +240,16 @@ impl Metrics {
         self.tenant_config_errors.set(stale as i64);
     }
 
+    /// Replaces the whole set, so tenants removed by a reload drop out of the metric.
+    pub fn set_bot_up(&self, results: &[(String, bool)]) {
+        self.bot_up.reset();
+        for (tenant, up) in results {
+            self.bot_up
+                .with_label_values(&[tenant.as_str()])
+                .set(i64::from(*up));
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         TextEncoder::new()
@@ -231,5 +262,34 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric_names::METRIC_NAMES;
+
+    /// Every name the dashboards and alert rules use is one this registry exports.
+    #[test]
+    fn the_registry_exports_every_name_the_dashboards_use() {
+        let m = Metrics::new();
+        m.observe_request(Some("acme"), "/api/meetings", 201, Duration::from_millis(3));
+        m.observe_bot("acme", "create", "ok", Duration::from_millis(2));
+        m.meeting("acme", "created");
+        m.client_event("acme", "error");
+        m.directory_call("acme", "ok");
+        m.set_pool(2, 1);
+        m.set_bot_up(&[("acme".into(), true)]);
+        m.reload_finished(&crate::reload::ReloadReport::startup(1, 1), 0);
+        let text = m.render();
+        for name in METRIC_NAMES {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(&format!("{name} "))
+                        || l.starts_with(&format!("{name}{{"))),
+                "{name} is not exported"
+            );
+        }
     }
 }

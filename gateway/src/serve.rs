@@ -89,6 +89,10 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
         }
     };
     gw.set_reloader(reloader.clone());
+    if config.server.bot_probe_interval_seconds > 0 {
+        let interval = std::time::Duration::from_secs(config.server.bot_probe_interval_seconds);
+        core.spawn(crate::probe::run(gw.clone(), interval));
+    }
     let _watcher = {
         let _in_core = core.enter();
         match watch::spawn(reloader, watch::watched_dirs(path, &includes)) {

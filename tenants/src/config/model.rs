@@ -50,6 +50,9 @@ pub struct ServerSection {
     pub graceful_shutdown_timeout_seconds: u64,
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Seconds between probes of every tenant's bot (`xgate_bot_up`); 0 turns them off.
+    #[serde(default = "defaults::bot_probe_interval_seconds")]
+    pub bot_probe_interval_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -208,6 +211,9 @@ mod defaults {
     }
     pub fn graceful_shutdown_timeout_seconds() -> u64 {
         10
+    }
+    pub fn bot_probe_interval_seconds() -> u64 {
+        30
     }
     pub fn database_url() -> String {
         "sqlite://data".into()
