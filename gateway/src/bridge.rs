@@ -170,6 +170,17 @@ async fn read_body(session: &mut ServerSession, cap: usize) -> Result<Bytes, Bod
     if declared.is_some_and(|n| n > cap) {
         return Err(BodyError::TooLarge);
     }
+    // Windows PowerShell and the .NET client send `Expect: 100-continue` on every POST and
+    // hold the body back until told to go on (or a timeout of ~350 ms to 1 s passes).
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if expects_continue && session.write_continue_response().await.is_err() {
+        return Err(BodyError::Io);
+    }
     let mut buf = BytesMut::new();
     loop {
         match session.read_request_body().await {

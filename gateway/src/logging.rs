@@ -9,9 +9,12 @@ use xgate_tenants::config::LogFormat;
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,pingora_core=warn,pingora=warn,sqlx=warn"));
+    use std::io::IsTerminal;
+    // Colours only for a person at a terminal, never into a file or the journal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     let _ = match format {
         LogFormat::Json => builder
             .json()

@@ -28,7 +28,8 @@ use crate::bridge::Bridge;
 
 pub enum PortCommand {
     Open(u16, std::net::TcpListener),
-    Close(u16),
+    /// Answered once the listener is closed.
+    Close(u16, tokio::sync::oneshot::Sender<()>),
 }
 
 /// The reloader's side: binds sockets synchronously (so a port in use is an error at
@@ -54,8 +55,14 @@ impl PortsHandle {
         let _ = self.tx.send(PortCommand::Open(port, listener));
     }
 
-    pub fn close(&self, port: u16) {
-        let _ = self.tx.send(PortCommand::Close(port));
+    /// Returns once the port no longer accepts, so a reload that removed a tenant has
+    /// really closed its port when it reports success.
+    pub async fn close(&self, port: u16) {
+        let (done, closed) = tokio::sync::oneshot::channel();
+        if self.tx.send(PortCommand::Close(port, done)).is_ok() {
+            // Bounded: before pingora has started the service nothing answers.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), closed).await;
+        }
     }
 }
 
@@ -101,13 +108,15 @@ impl BackgroundService for TenantPorts {
                             Err(e) => tracing::error!(port, error = %e, "cannot accept on tenant port"),
                         }
                     }
-                    Some(PortCommand::Close(port)) => {
+                    Some(PortCommand::Close(port, done)) => {
                         if let Some(task) = accepting.remove(&port) {
                             // Aborting the accept loop drops the listener; connections
                             // already accepted run on their own tasks and finish.
                             task.abort();
+                            let _ = task.await;
                             tracing::info!(port, "tenant port closed");
                         }
+                        let _ = done.send(());
                     }
                     None => break,
                 },

@@ -152,7 +152,7 @@ impl Reloader {
             self.ports.open(port, listener);
         }
         for port in st.bound.difference(&wanted) {
-            self.ports.close(*port);
+            self.ports.close(*port).await;
         }
         st.bound = wanted;
         st.version = version;

@@ -151,7 +151,13 @@ impl ReloadReport {
     }
 
     pub fn log(&self) {
+        let nothing_changed =
+            self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty();
         match self.result {
+            // A save that changed nothing (an editor's touch, a template re-saved as is).
+            ReloadResult::Success if nothing_changed => {
+                tracing::debug!(trigger = %self.trigger, version = self.version, "config unchanged")
+            }
             ReloadResult::Success => tracing::info!(
                 trigger = %self.trigger,
                 version = self.version,

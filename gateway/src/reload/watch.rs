@@ -56,7 +56,7 @@ pub fn spawn(
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(e) = event
             && !matches!(e.kind, EventKind::Access(_))
-            && e.paths.iter().any(|p| !is_database_file(p))
+            && e.paths.iter().any(|p| is_config_path(p))
         {
             let _ = tx.send(());
         }
@@ -71,12 +71,21 @@ pub fn spawn(
     Ok(watcher)
 }
 
-/// SQLite files may sit inside the config tree (the demo, the tests): their writes are
-/// not config changes and must not start a reload per meeting.
-fn is_database_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e, "db" | "db-wal" | "db-shm" | "db-journal"))
+/// What can change the config: TOML files, templates, secret files (by convention without
+/// an extension or `.token`/`.key`/`.pem`), and ConfigMap's `..data` swaps. Anything else
+/// in the tree (SQLite files, logs, an editor's swap files) must not start a reload per write.
+fn is_config_path(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if name.starts_with("..") {
+        return true;
+    }
+    match path.extension().and_then(|e| e.to_str()) {
+        None => !name.starts_with('.') && !name.ends_with('~'),
+        Some(ext) => matches!(ext, "toml" | "html" | "token" | "key" | "pem" | "secret"),
+    }
 }
 
 async fn debounce(reloader: Arc<Reloader>, mut rx: mpsc::UnboundedReceiver<()>) {
