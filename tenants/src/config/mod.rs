@@ -140,7 +140,14 @@ pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErro
             }
         }
     }
-    if !errors.is_empty() {
+    // A file that does not parse refuses the whole tree, but the other tenants are still
+    // checked so that one run lists every error. Without a valid `[server]` there is no
+    // templates directory to check them against.
+    let global_failure = !errors.is_empty();
+    let server_is_valid = !errors
+        .iter()
+        .any(|e| e.key.as_deref().is_some_and(|k| k.starts_with("server")));
+    if global_failure && !server_is_valid {
         return Err(ConfigErrors(errors));
     }
 
@@ -149,6 +156,7 @@ pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErro
     let mut tenants = BTreeMap::new();
     let mut tenant_errors: BTreeMap<String, Vec<ConfigError>> = BTreeMap::new();
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    let mut refused_claims = Vec::new();
     for entry in entries {
         if let Some(first) = seen.get(&entry.id) {
             tenant_errors.entry(entry.id.clone()).or_default().push(
@@ -166,11 +174,12 @@ pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErro
             Ok(t) => {
                 tenants.insert(entry.id.clone(), t);
             }
-            Err(errs) => {
+            Err((errs, claims)) => {
                 tenant_errors
                     .entry(entry.id.clone())
                     .or_default()
                     .extend(errs);
+                refused_claims.extend(claims);
             }
         }
     }
@@ -180,6 +189,13 @@ pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErro
     for (loser, err) in tenant::conflicts(&server, &tenants, previous.map(|p| &p.tenants)) {
         tenants.remove(&loser);
         tenant_errors.entry(loser).or_default().push(err);
+    }
+    for (id, err) in tenant::conflicts_of_refused(&tenants, &refused_claims) {
+        tenant_errors.entry(id).or_default().push(err);
+    }
+    if global_failure {
+        errors.extend(tenant_errors.into_values().flatten());
+        return Err(ConfigErrors(errors));
     }
     Ok(Loaded {
         config: Config {
@@ -233,13 +249,29 @@ pub(crate) fn deserialize<T: DeserializeOwned>(
             .span()
             .or_else(|| Some(value.span()))
             .map(|s| line_of(text, s.start));
-        let err = ConfigError::file(file, inner.message().trim().to_string()).with_line(line);
+        let message = if is_secret_key(&key) {
+            // serde quotes the offending value ("invalid type: integer 20240229"); for a
+            // secret that value is the secret.
+            "must be a string: `env:NAME`, `file:PATH` or the value in quotes (value not shown)"
+                .to_string()
+        } else {
+            inner.message().trim().to_string()
+        };
+        let err = ConfigError::file(file, message).with_line(line);
         if key.is_empty() || key == "." {
             err
         } else {
             err.with_key(key)
         }
     })
+}
+
+/// Keys whose values are secrets, wherever they sit (`bot.token`, `auth.bind_password`...).
+fn is_secret_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    matches!(last, "token" | "password" | "key" | "secret")
+        || last.ends_with("_password")
+        || last.ends_with("_token")
 }
 
 fn section<T: DeserializeOwned>(

@@ -65,7 +65,12 @@ impl<'a> Context<'a> {
         }
     }
 
-    pub fn build(&self, entry: &TenantEntry<'_>) -> Result<TenantConfig, Vec<ConfigError>> {
+    /// The tenant, or every error found in it along with what it claims (ports, domains,
+    /// schema) when that much could be read, so that its conflicts are reported too.
+    pub fn build(
+        &self,
+        entry: &TenantEntry<'_>,
+    ) -> Result<TenantConfig, (Vec<ConfigError>, Option<Claims>)> {
         let id = entry.id.as_str();
         let err = |key: &str, msg: String| {
             ConfigError::file(entry.file, msg)
@@ -74,14 +79,17 @@ impl<'a> Context<'a> {
                 .with_line(Some(entry.line))
         };
         if let Err(msg) = validate_tenant_id(id) {
-            return Err(vec![
-                ConfigError::file(entry.file, msg)
-                    .with_tenant(id)
-                    .with_line(Some(entry.line)),
-            ]);
+            return Err((
+                vec![
+                    ConfigError::file(entry.file, msg)
+                        .with_tenant(id)
+                        .with_line(Some(entry.line)),
+                ],
+                None,
+            ));
         }
         let section: TenantSection = deserialize(entry.file, entry.text, "", entry.value)
-            .map_err(|e| vec![e.with_tenant(id)])?;
+            .map_err(|e| (vec![e.with_tenant(id)], None))?;
 
         let mut errors = Vec::new();
         if section.name.trim().is_empty() {
@@ -161,7 +169,16 @@ impl<'a> Context<'a> {
                 policy: section.policy,
                 templates,
             }),
-            _ => Err(errors),
+            _ => Err((
+                errors,
+                Some(Claims {
+                    id: id.to_string(),
+                    file: entry.file.to_path_buf(),
+                    ports,
+                    mail_domains,
+                    schema,
+                }),
+            )),
         }
     }
 
@@ -408,6 +425,61 @@ pub(crate) fn conflicts(
     out
 }
 
+/// What an invalid tenant would hold, for reporting its conflicts as well.
+pub(crate) struct Claims {
+    pub id: String,
+    pub file: PathBuf,
+    pub ports: Vec<u16>,
+    pub mail_domains: Vec<String>,
+    pub schema: String,
+}
+
+/// Conflicts of tenants refused for other reasons, so one run lists them all. Only the
+/// refused tenant gets the error: a valid tenant is never refused over an invalid one.
+pub(crate) fn conflicts_of_refused(
+    valid: &BTreeMap<String, TenantConfig>,
+    refused: &[Claims],
+) -> Vec<(String, ConfigError)> {
+    let mut out = Vec::new();
+    for c in refused {
+        let wanted = c
+            .ports
+            .iter()
+            .map(|p| Claim::Port(*p))
+            .chain(c.mail_domains.iter().map(|d| Claim::Domain(d.clone())))
+            .chain(std::iter::once(Claim::Schema(c.schema.clone())));
+        for claim in wanted {
+            let holders = valid
+                .values()
+                .filter(|t| claim.held_by(t))
+                .map(|t| t.id.as_str())
+                .chain(
+                    refused
+                        .iter()
+                        .filter(|o| o.id != c.id && claim.claimed_by(o))
+                        .map(|o| o.id.as_str()),
+                )
+                .collect::<Vec<_>>();
+            if !holders.is_empty() {
+                out.push((
+                    c.id.clone(),
+                    ConfigError::file(
+                        &c.file,
+                        format!(
+                            "{} is also claimed by tenant `{}`",
+                            claim.describe(),
+                            holders.join("`, `")
+                        ),
+                    )
+                    .with_tenant(&c.id)
+                    .with_key(claim.key()),
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Claim {
     Port(u16),
@@ -421,6 +493,13 @@ impl Claim {
             Claim::Port(p) => t.ports.contains(p),
             Claim::Domain(d) => t.mail_domains.contains(d),
             Claim::Schema(s) => &t.schema == s,
+        }
+    }
+    fn claimed_by(&self, c: &Claims) -> bool {
+        match self {
+            Claim::Port(p) => c.ports.contains(p),
+            Claim::Domain(d) => c.mail_domains.contains(d),
+            Claim::Schema(s) => &c.schema == s,
         }
     }
     fn key(&self) -> &'static str {
