@@ -179,7 +179,7 @@ pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErro
                     .entry(entry.id.clone())
                     .or_default()
                     .extend(errs);
-                refused_claims.extend(claims);
+                refused_claims.extend(claims.map(|c| *c));
             }
         }
     }

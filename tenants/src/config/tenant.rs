@@ -70,7 +70,7 @@ impl<'a> Context<'a> {
     pub fn build(
         &self,
         entry: &TenantEntry<'_>,
-    ) -> Result<TenantConfig, (Vec<ConfigError>, Option<Claims>)> {
+    ) -> Result<TenantConfig, (Vec<ConfigError>, Option<Box<Claims>>)> {
         let id = entry.id.as_str();
         let err = |key: &str, msg: String| {
             ConfigError::file(entry.file, msg)
@@ -171,13 +171,13 @@ impl<'a> Context<'a> {
             }),
             _ => Err((
                 errors,
-                Some(Claims {
+                Some(Box::new(Claims {
                     id: id.to_string(),
                     file: entry.file.to_path_buf(),
                     ports,
                     mail_domains,
                     schema,
-                }),
+                })),
             )),
         }
     }
