@@ -81,7 +81,13 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
     });
     let (tenant_ports, ports) = TenantPorts::new(Arc::new(Bridge::new(gw.clone())));
     let includes = config.server.include.clone();
-    let reloader = match Reloader::start(gw.clone(), path.to_path_buf(), config.clone(), ports) {
+    let reloader = match Reloader::start(
+        core.handle().clone(),
+        gw.clone(),
+        path.to_path_buf(),
+        config.clone(),
+        ports,
+    ) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("{e}");

@@ -2,7 +2,8 @@
 //! facts a caller needs: whose fault (the bot said no / the bot is misconfigured / the
 //! bot is unreachable), what the bot said, and whether the conference may exist anyway.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -53,20 +54,11 @@ pub struct BotClient {
 }
 
 impl BotClient {
+    /// The HTTP client (its connection pool) is shared by every tenant with the same
+    /// connect timeout and CA: with thousands of tenants behind a few ETS servers, one pool
+    /// per tenant would hold thousands of idle pools. The total timeout is per request.
     pub fn new(settings: BotSettings) -> Result<BotClient, String> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(16)
-            // A bot URI is configured by central IT; following a redirect could send the
-            // token to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("xgate/", env!("CARGO_PKG_VERSION")));
-        builder = builder.tls_backend_preconfigured(tls_config(settings.ca_pem.as_deref())?);
-        let http = builder
-            .build()
-            .map_err(|e| format!("cannot build the bot client: {e}"))?;
+        let http = shared_client(settings.connect_timeout, settings.ca_pem.as_deref())?;
         Ok(BotClient { http, settings })
     }
 
@@ -128,6 +120,7 @@ impl BotClient {
         let mut req = self
             .http
             .request(method, url)
+            .timeout(self.settings.timeout)
             .header(reqwest::header::ACCEPT, "application/json")
             .json(body);
         req = match &self.settings.credentials {
@@ -188,6 +181,38 @@ impl BotClient {
             ))),
         }
     }
+}
+
+type ClientKey = (Duration, Option<Vec<u8>>);
+
+/// Clients by (connect timeout, extra CA). Entries live as long as the process; there are
+/// as many as distinct settings, not tenants.
+fn shared_client(
+    connect_timeout: Duration,
+    ca_pem: Option<&[u8]>,
+) -> Result<reqwest::Client, String> {
+    static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, reqwest::Client>>> = OnceLock::new();
+    let key = (connect_timeout, ca_pem.map(<[u8]>::to_vec));
+    let mut clients = CLIENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = clients.get(&key) {
+        return Ok(c.clone());
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(16)
+        // A bot URI is configured by central IT; following a redirect could send the
+        // token to another host.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("xgate/", env!("CARGO_PKG_VERSION")))
+        .tls_backend_preconfigured(tls_config(ca_pem)?)
+        .build()
+        .map_err(|e| format!("cannot build the bot client: {e}"))?;
+    clients.insert(key, client.clone());
+    Ok(client)
 }
 
 /// The TLS setup every bot client starts from: ring, the platform's roots, HTTP/2 or 1.1.

@@ -30,9 +30,14 @@ use crate::state::{Gateway, Snapshot};
 
 pub struct Reloader {
     gw: Arc<Gateway>,
+    /// Reloads run on xgate's core runtime, never on a request runtime's threads, whoever
+    /// asked for them (`POST /reload` arrives on one).
+    core: tokio::runtime::Handle,
     path: PathBuf,
     ports: PortsHandle,
     tenant_ip: IpAddr,
+    /// Parsed included files: a one-file edit of a 10,000-file tree re-parses one file.
+    cache: Arc<config::LoadCache>,
     state: tokio::sync::Mutex<State>,
 }
 
@@ -49,6 +54,7 @@ impl Reloader {
     /// Takes over after the initial load: `config` and `version` are what `gw` serves.
     /// Binds the initial tenant ports; an error here means xgate cannot start.
     pub fn start(
+        core: tokio::runtime::Handle,
         gw: Arc<Gateway>,
         path: PathBuf,
         config: Config,
@@ -68,6 +74,8 @@ impl Reloader {
         let last = ReloadReport::startup(version, config.tenants.len());
         gw.metrics.reload_finished(&last, 0);
         Ok(Arc::new(Reloader {
+            cache: Arc::new(config::LoadCache::default()),
+            core,
             gw,
             path,
             ports,
@@ -86,7 +94,26 @@ impl Reloader {
         self.state.lock().await.last.clone()
     }
 
-    pub async fn reload(&self, trigger: &str) -> ReloadReport {
+    pub async fn reload(self: &Arc<Self>, trigger: &'static str) -> ReloadReport {
+        let me = self.clone();
+        match self
+            .core
+            .spawn(async move { me.reload_here(trigger).await })
+            .await
+        {
+            Ok(report) => report,
+            Err(e) => {
+                let mut r = ReloadReport::new(trigger, self.gw.snapshot().version());
+                r.fail(vec![ConfigError::file(
+                    &self.path,
+                    format!("the reload task failed: {e}"),
+                )]);
+                r
+            }
+        }
+    }
+
+    async fn reload_here(&self, trigger: &str) -> ReloadReport {
         let mut st = self.state.lock().await;
         let report = self.apply(&mut st, trigger).await;
         self.gw.metrics.reload_finished(&report, st.stale.len());
@@ -99,14 +126,16 @@ impl Reloader {
         let mut report = ReloadReport::new(trigger, st.version);
         let path = self.path.clone();
         let current = st.config.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load(&path, Some(&current)))
-            .await
-            .unwrap_or_else(|e| {
-                Err(config::ConfigErrors(vec![ConfigError::file(
-                    &self.path,
-                    format!("reload task failed: {e}"),
-                )]))
-            });
+        let cache = self.cache.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || config::load_cached(&path, Some(&current), &cache))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(config::ConfigErrors(vec![ConfigError::file(
+                        &self.path,
+                        format!("reload task failed: {e}"),
+                    )]))
+                });
         let loaded = match loaded {
             Ok(l) => l,
             Err(errors) => {

@@ -39,7 +39,16 @@ pub fn watched_dirs(main: &Path, includes: &[String]) -> BTreeSet<PathBuf> {
         } else {
             candidate
         };
-        if candidate.is_dir() {
+        // The main directory is watched recursively already: watching a directory inside
+        // it again would walk (and, with 10,000 tenant files, register) everything twice.
+        let inside_main = match (
+            std::fs::canonicalize(&candidate),
+            std::fs::canonicalize(dir),
+        ) {
+            (Ok(c), Ok(d)) => c.starts_with(d),
+            _ => false,
+        };
+        if candidate.is_dir() && !inside_main {
             dirs.insert(candidate);
         }
     }

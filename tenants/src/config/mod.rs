@@ -59,6 +59,17 @@ impl Loaded {
 /// `previous` is the config in force, if any: in a port or domain conflict the tenant
 /// that already held the claim keeps it and only the newer claimant is refused.
 pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErrors> {
+    load_cached(path, previous, &LoadCache::default())
+}
+
+/// As `load`, reusing what `cache` parsed of included files that have not changed since
+/// (same modification time and size). Secrets and templates are still read every time:
+/// a rotated token file must be seen by the next reload.
+pub fn load_cached(
+    path: &Path,
+    previous: Option<&Config>,
+    cache: &LoadCache,
+) -> Result<Loaded, ConfigErrors> {
     let dir = path
         .parent()
         .map(Path::to_path_buf)
@@ -98,48 +109,21 @@ pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErro
     let mut server = server.unwrap_or_else(section_default::<ServerSection>);
     let mut database = database.unwrap_or_default();
 
-    let mut included_texts = Vec::new();
+    let mut seen_files = Vec::new();
     for pattern in &server.include {
         match expand_include(&dir, pattern) {
             Ok(files) => {
                 for file in files {
-                    match std::fs::read_to_string(&file) {
-                        Ok(text) => included_texts.push((file, text)),
-                        Err(e) => errors.push(ConfigError::file(
-                            &file,
-                            format!("cannot read: {}", e.kind()),
-                        )),
-                    }
+                    let (mut file_entries, file_errors) = cache.included(&file);
+                    entries.append(&mut file_entries);
+                    errors.extend(file_errors);
+                    seen_files.push(file);
                 }
             }
             Err(msg) => errors.push(ConfigError::file(path, msg).with_key("server.include")),
         }
     }
-    let parsed: Vec<_> = included_texts
-        .iter()
-        .map(|(file, text)| (file.as_path(), text.as_str(), parse(file, text)))
-        .collect();
-    for (file, text, table) in &parsed {
-        match table {
-            Err(e) => errors.extend(e.0.iter().cloned()),
-            Ok(table) => {
-                for (key, value) in table.get_ref().iter() {
-                    if key.get_ref().as_ref() == "tenants" {
-                        collect_tenants(file, text, value, &mut entries, &mut errors);
-                    } else {
-                        errors.push(
-                            ConfigError::file(
-                                *file,
-                                "an included file may only hold `[tenants.*]` tables",
-                            )
-                            .with_key(key.get_ref().as_ref())
-                            .with_line(Some(line_of(text, key.span().start))),
-                        );
-                    }
-                }
-            }
-        }
-    }
+    cache.keep_only(&seen_files);
     // A file that does not parse refuses the whole tree, but the other tenants are still
     // checked so that one run lists every error. Without a valid `[server]` there is no
     // templates directory to check them against.
@@ -161,7 +145,7 @@ pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErro
         if let Some(first) = seen.get(&entry.id) {
             tenant_errors.entry(entry.id.clone()).or_default().push(
                 ConfigError::file(
-                    entry.file,
+                    &entry.file,
                     format!("tenant is also defined in `{}`", first.display()),
                 )
                 .with_tenant(&entry.id)
@@ -169,7 +153,7 @@ pub fn load(path: &Path, previous: Option<&Config>) -> Result<Loaded, ConfigErro
             );
             continue;
         }
-        seen.insert(entry.id.clone(), entry.file.to_path_buf());
+        seen.insert(entry.id.clone(), entry.file.clone());
         match tenant_ctx.build(&entry) {
             Ok(t) => {
                 tenants.insert(entry.id.clone(), t);
@@ -291,20 +275,20 @@ fn section_default<T: DeserializeOwned>() -> T {
     toml::from_str::<T>("").expect("section defaults")
 }
 
-/// One `[tenants.<id>]` table, borrowed from its file's text for the length of a load.
-pub(crate) struct TenantEntry<'t> {
+/// One `[tenants.<id>]` table, read and deserialized; its semantic checks come later.
+#[derive(Clone)]
+pub(crate) struct TenantEntry {
     pub id: String,
-    pub file: &'t Path,
+    pub file: PathBuf,
     pub line: usize,
-    pub text: &'t str,
-    pub value: &'t Spanned<DeValue<'t>>,
+    pub section: Result<TenantSection, ConfigError>,
 }
 
-fn collect_tenants<'t>(
-    file: &'t Path,
-    text: &'t str,
-    value: &'t Spanned<DeValue<'t>>,
-    entries: &mut Vec<TenantEntry<'t>>,
+fn collect_tenants(
+    file: &Path,
+    text: &str,
+    value: &Spanned<DeValue<'_>>,
+    entries: &mut Vec<TenantEntry>,
     errors: &mut Vec<ConfigError>,
 ) {
     let DeValue::Table(table) = value.get_ref() else {
@@ -320,12 +304,90 @@ fn collect_tenants<'t>(
     for (id, tenant) in table.iter() {
         entries.push(TenantEntry {
             id: id.get_ref().to_string(),
-            file,
+            file: file.to_path_buf(),
             line: line_of(text, id.span().start),
-            text,
-            value: tenant,
+            section: deserialize(file, text, "", tenant),
         });
     }
+}
+
+/// What earlier loads parsed of included files, by path, with the stamp it was read at.
+#[derive(Default)]
+pub struct LoadCache {
+    files: std::sync::Mutex<HashMap<PathBuf, CachedFile>>,
+}
+
+struct CachedFile {
+    stamp: (std::time::SystemTime, u64),
+    entries: Vec<TenantEntry>,
+    errors: Vec<ConfigError>,
+}
+
+impl LoadCache {
+    /// The tenants and errors of one included file, parsed now or earlier.
+    fn included(&self, file: &Path) -> (Vec<TenantEntry>, Vec<ConfigError>) {
+        let stamp = std::fs::metadata(file)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(stamp), Some(cached)) = (stamp, files.get(file))
+            && cached.stamp == stamp
+        {
+            return (cached.entries.clone(), cached.errors.clone());
+        }
+        let (entries, errors) = parse_included(file);
+        if let Some(stamp) = stamp {
+            files.insert(
+                file.to_path_buf(),
+                CachedFile {
+                    stamp,
+                    entries: entries.clone(),
+                    errors: errors.clone(),
+                },
+            );
+        }
+        (entries, errors)
+    }
+
+    fn keep_only(&self, files: &[PathBuf]) {
+        let mut cached = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        cached.retain(|f, _| files.contains(f));
+    }
+}
+
+fn parse_included(file: &Path) -> (Vec<TenantEntry>, Vec<ConfigError>) {
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(ConfigError::file(
+                file,
+                format!("cannot read: {}", e.kind()),
+            ));
+            return (entries, errors);
+        }
+    };
+    match parse(file, &text) {
+        Err(e) => errors.extend(e.0),
+        Ok(table) => {
+            for (key, value) in table.get_ref().iter() {
+                if key.get_ref().as_ref() == "tenants" {
+                    collect_tenants(file, &text, value, &mut entries, &mut errors);
+                } else {
+                    errors.push(
+                        ConfigError::file(
+                            file,
+                            "an included file may only hold `[tenants.*]` tables",
+                        )
+                        .with_key(key.get_ref().as_ref())
+                        .with_line(Some(line_of(&text, key.span().start))),
+                    );
+                }
+            }
+        }
+    }
+    (entries, errors)
 }
 
 fn expand_include(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {

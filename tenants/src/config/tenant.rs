@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::model::{AuthSection, BotAuthKind, ContactType, ServerSection, TenantSection};
-use super::{ConfigError, TenantEntry, deserialize};
+use super::{ConfigError, TenantEntry};
 use crate::language::Language;
 use crate::policy::Policy;
 use crate::secret::{Secret, SecretRef};
@@ -28,7 +28,8 @@ pub struct TenantConfig {
     pub bot: BotSettings,
     pub auth: AuthSection,
     pub policy: Policy,
-    pub templates: TemplateSet,
+    /// Shared by every tenant of the same set: thousands of tenants, one copy.
+    pub templates: Arc<TemplateSet>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +54,7 @@ pub(crate) struct Context<'a> {
     dir: &'a Path,
     server: &'a ServerSection,
     /// Several tenants usually share one template set: read it once per load.
-    template_cache: Mutex<HashMap<String, Result<TemplateSet, String>>>,
+    template_cache: Mutex<HashMap<String, Result<Arc<TemplateSet>, String>>>,
 }
 
 impl<'a> Context<'a> {
@@ -69,11 +70,11 @@ impl<'a> Context<'a> {
     /// schema) when that much could be read, so that its conflicts are reported too.
     pub fn build(
         &self,
-        entry: &TenantEntry<'_>,
+        entry: &TenantEntry,
     ) -> Result<TenantConfig, (Vec<ConfigError>, Option<Box<Claims>>)> {
         let id = entry.id.as_str();
         let err = |key: &str, msg: String| {
-            ConfigError::file(entry.file, msg)
+            ConfigError::file(&entry.file, msg)
                 .with_tenant(id)
                 .with_key(key)
                 .with_line(Some(entry.line))
@@ -81,14 +82,16 @@ impl<'a> Context<'a> {
         if let Err(msg) = validate_tenant_id(id) {
             return Err((
                 vec![
-                    ConfigError::file(entry.file, msg)
+                    ConfigError::file(&entry.file, msg)
                         .with_tenant(id)
                         .with_line(Some(entry.line)),
                 ],
                 None,
             ));
         }
-        let section: TenantSection = deserialize(entry.file, entry.text, "", entry.value)
+        let section: TenantSection = entry
+            .section
+            .clone()
             .map_err(|e| (vec![e.with_tenant(id)], None))?;
 
         let mut errors = Vec::new();
@@ -158,7 +161,7 @@ impl<'a> Context<'a> {
         match (bot, templates) {
             (Some(bot), Some(templates)) if errors.is_empty() => Ok(TenantConfig {
                 id: id.to_string(),
-                file: entry.file.to_path_buf(),
+                file: entry.file.clone(),
                 name: section.name.trim().to_string(),
                 mail_domains,
                 ports,
@@ -173,7 +176,7 @@ impl<'a> Context<'a> {
                 errors,
                 Some(Box::new(Claims {
                     id: id.to_string(),
-                    file: entry.file.to_path_buf(),
+                    file: entry.file.clone(),
                     ports,
                     mail_domains,
                     schema,
@@ -286,14 +289,14 @@ impl<'a> Context<'a> {
         })
     }
 
-    fn templates(&self, set: &str) -> Result<TemplateSet, String> {
+    fn templates(&self, set: &str) -> Result<Arc<TemplateSet>, String> {
         let mut cache = self
             .template_cache
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         cache
             .entry(set.to_string())
-            .or_insert_with(|| TemplateSet::load(&self.server.templates_dir, set))
+            .or_insert_with(|| TemplateSet::load(&self.server.templates_dir, set).map(Arc::new))
             .clone()
     }
 }

@@ -322,3 +322,30 @@ fn removed_tenants_are_gone_after_merge() {
     assert!(merged.config.tenants.is_empty());
     assert!(merged.stale.is_empty() && merged.rejected.is_empty());
 }
+
+#[test]
+fn the_load_cache_reparses_only_files_whose_stamp_changed() {
+    let t = Tree::new(MAIN);
+    t.write("tenants.d/acme.toml", &tenant("acme", "acme.test", 7100));
+    let cache = LoadCache::default();
+    let path = t.dir.path().join("tenants.d/acme.toml");
+    let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let first = load_cached(&t.main(), None, &cache).unwrap().config;
+    assert_eq!(first.tenants["acme"].name, "Tenant acme");
+
+    // Same size, same modification time: the cached parse is used.
+    t.write(
+        "tenants.d/acme.toml",
+        &tenant("acme", "acme.test", 7100).replace("Tenant acme", "Tenant ACME"),
+    );
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_modified(stamp).unwrap();
+    let cached = load_cached(&t.main(), None, &cache).unwrap().config;
+    assert_eq!(cached.tenants["acme"].name, "Tenant acme");
+
+    // A new modification time: parsed again.
+    f.set_modified(stamp + std::time::Duration::from_secs(1))
+        .unwrap();
+    let fresh = load_cached(&t.main(), None, &cache).unwrap().config;
+    assert_eq!(fresh.tenants["acme"].name, "Tenant ACME");
+}
