@@ -350,8 +350,9 @@ impl LoadCache {
     }
 
     fn keep_only(&self, files: &[PathBuf]) {
+        let keep: std::collections::HashSet<&PathBuf> = files.iter().collect();
         let mut cached = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        cached.retain(|f, _| files.contains(f));
+        cached.retain(|f, _| keep.contains(f));
     }
 }
 
