@@ -5,10 +5,12 @@
 //! Undefined placeholders render as empty: a template written for a newer xgate must
 //! not break meeting creation on an older one.
 
+use std::collections::BTreeMap;
+
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 use xgate_tenants::Language;
-use xgate_tenants::templates::TemplateSet;
+use xgate_tenants::templates::{InvitationTemplate, TemplateSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Invitation {
@@ -16,7 +18,8 @@ pub struct Invitation {
     pub html: String,
 }
 
-/// Everything a template may use: `conference.*`, `user.*`, `tenant.*`.
+/// Everything a template may use: `conference.*`, `user.*`, `tenant.*` (and `images.*`,
+/// the template's stored images, added by `render_with_images`).
 #[derive(Debug, Clone, Serialize)]
 pub struct InvitationContext {
     pub conference: ConferenceView,
@@ -76,6 +79,15 @@ pub fn render(
     ctx: &InvitationContext,
 ) -> Result<(Language, Invitation), RenderError> {
     let (used, template) = set.for_language(lang).ok_or(RenderError::NoTemplate)?;
+    Ok((used, render_with_images(template, &BTreeMap::new(), ctx)?))
+}
+
+/// Renders one template; `images` (kind → URL, e.g. a `data:` URI) are `{{ images.logo }}`.
+pub fn render_with_images(
+    template: &InvitationTemplate,
+    images: &BTreeMap<String, String>,
+    ctx: &InvitationContext,
+) -> Result<Invitation, RenderError> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|name| {
         if name.ends_with(".html") {
@@ -88,17 +100,17 @@ pub fn render(
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
     env.add_template("subject.txt", &template.subject)?;
     env.add_template("body.html", &template.html)?;
-    let ctx = minijinja::Value::from(minijinja::value::Serde(ctx));
+    let ctx = minijinja::context! {
+        images => minijinja::Value::from(minijinja::value::Serde(images)),
+        ..minijinja::Value::from(minijinja::value::Serde(ctx))
+    };
     let subject = env.get_template("subject.txt")?.render(ctx.clone())?;
     let html = env.get_template("body.html")?.render(ctx)?;
-    Ok((
-        used,
-        Invitation {
-            // A subject is one header line: folding newlines keeps the mail valid.
-            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
-            html,
-        },
-    ))
+    Ok(Invitation {
+        // A subject is one header line: folding newlines keeps the mail valid.
+        subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        html,
+    })
 }
 
 /// minijinja's HTML escaping also turns `/` into `&#x2f;`, which is valid but makes every
@@ -137,7 +149,6 @@ fn escape_minimal(
 mod tests {
     use super::*;
     use std::collections::HashMap;
-    use xgate_tenants::templates::InvitationTemplate;
 
     fn ctx(name: &str) -> InvitationContext {
         InvitationContext {

@@ -84,6 +84,7 @@ impl HttpServerApp for Bridge {
             let conn = Conn {
                 local,
                 peer,
+                tls: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
                 request_id: request_id.clone(),
                 snapshot,
             };

@@ -49,6 +49,26 @@ pub enum Command {
         #[arg(long, short, default_value = "config/xgate.toml", env = "XGATE_CONFIG")]
         config: PathBuf,
     },
+    /// The tenants' admin UI, for the operator.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Give a tenant's admin login (created if missing) a new random password, printed
+    /// once, and log it out everywhere.
+    ResetPassword {
+        #[arg(long, short, default_value = "config/xgate.toml", env = "XGATE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login: String,
+    },
+    /// Read a password from standard input and print its argon2id hash, for
+    /// `[server.ops_admin] password_hash`.
+    HashPassword,
 }
 
 pub fn run() -> ExitCode {
@@ -63,6 +83,12 @@ pub fn run() -> ExitCode {
         Command::Migrate { config } => crate::serve::migrate_only(&config),
         Command::Reload { config } => reload(&config),
         Command::ImportIis(args) => crate::import_iis::run(&args),
+        Command::Admin(AdminCommand::ResetPassword {
+            config,
+            tenant,
+            login,
+        }) => reset_password(&config, &tenant, &login),
+        Command::Admin(AdminCommand::HashPassword) => hash_password(),
     }
 }
 
@@ -137,6 +163,99 @@ fn reload(path: &std::path::Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("cannot reach xgate at {url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reset_password(path: &std::path::Path, tenant_id: &str, login: &str) -> ExitCode {
+    let loaded = match xgate_tenants::config::load(path, None) {
+        Ok(l) => l,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = loaded.config;
+    let Some(tenant) = config.tenants.get(tenant_id) else {
+        eprintln!("no valid tenant `{tenant_id}` in {}", path.display());
+        return ExitCode::FAILURE;
+    };
+    let login = login.trim();
+    if login.is_empty() || login.chars().any(char::is_whitespace) {
+        eprintln!("--login must be a login without spaces");
+        return ExitCode::FAILURE;
+    }
+    let db = match xgate_tenants::store::Database::open(
+        &config.database.url,
+        config.database.max_connections,
+    ) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("cannot open the database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tenant = xgate_tenants::Tenant {
+        store: db.tenant(&tenant.id, &tenant.schema),
+        config: tenant.clone(),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        db.migrate_tenant(&tenant.config.id, &tenant.config.schema)
+            .await
+            .map_err(|e| e.to_string())?;
+        xgate_admin::reset_password(&tenant, login)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(password) => {
+            println!("new password for `{login}` of tenant `{tenant_id}`: {password}");
+            println!("(shown once; every session of `{login}` was logged out)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot reset the password: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("cannot read the password: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if let Err(e) = xgate_admin::auth::check_new_password(&password, None) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    let hashed = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(xgate_admin::auth::hash_password(password))
+                .map_err(|e| e.to_string())
+        });
+    match hashed {
+        Ok(h) => {
+            println!("{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot hash: {e}");
             ExitCode::FAILURE
         }
     }

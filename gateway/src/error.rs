@@ -14,6 +14,8 @@ use xgate_tenants::Language;
 use xgate_tenants::policy::{LinkType, PolicyViolation};
 
 use crate::bot::BotError;
+use crate::directory::DirectoryError;
+use xgate_tenants::config::AuthMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -39,6 +41,9 @@ pub enum ApiError {
     Policy(PolicyViolation),
     #[error(transparent)]
     Bot(#[from] BotError),
+    /// The tenant's directory refused or could not answer; the mode picks the challenge.
+    #[error("{0}")]
+    Directory(DirectoryError, AuthMode),
     #[error("storage failed: {0}")]
     Storage(String),
     #[error("the invitation template failed: {0}")]
@@ -61,6 +66,17 @@ impl ApiError {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Directory(e, _) => match e {
+                DirectoryError::NoCredentials
+                | DirectoryError::InvalidCredentials
+                | DirectoryError::UnknownUser
+                | DirectoryError::TokenRefused(_) => StatusCode::UNAUTHORIZED,
+                DirectoryError::InsecureTransport
+                | DirectoryError::NotInGroup
+                | DirectoryError::NoMailbox(_) => StatusCode::FORBIDDEN,
+                DirectoryError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                DirectoryError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
             Bot(e) => match e {
                 BotError::Rejected { reason, .. } if reason.starts_with("multiple_users_found") => {
                     StatusCode::CONFLICT
@@ -94,6 +110,20 @@ impl ApiError {
             Storage(_) => "storage_unavailable",
             Template(_) => "template_error",
             RouteNotFound => "not_found",
+            Directory(DirectoryError::NoCredentials, _) => "unauthenticated",
+            // Unknown user and wrong password answer alike: the API does not tell an
+            // attacker which logins exist.
+            Directory(
+                DirectoryError::InvalidCredentials
+                | DirectoryError::UnknownUser
+                | DirectoryError::TokenRefused(_),
+                _,
+            ) => "invalid_credentials",
+            Directory(DirectoryError::InsecureTransport, _) => "tls_required",
+            Directory(DirectoryError::NotInGroup, _) => "not_in_group",
+            Directory(DirectoryError::NoMailbox(_), _) => "no_mailbox",
+            Directory(DirectoryError::Throttled { .. }, _) => "too_many_attempts",
+            Directory(DirectoryError::Unavailable(_), _) => "directory_unavailable",
             MethodNotAllowed => "method_not_allowed",
             Bot(BotError::Rejected { reason, .. }) => reason,
             Bot(BotError::AuthFailed { .. }) => "bot_auth_failed",
@@ -115,8 +145,39 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut resp = status.into_response();
+        if let ApiError::Directory(e, mode) = &self {
+            challenge(resp.headers_mut(), status, e, *mode);
+        }
         resp.extensions_mut().insert(PendingError(Arc::new(self)));
         resp
+    }
+}
+
+/// `WWW-Authenticate` on a 401 (what the client may try), `Retry-After` on a 429.
+fn challenge(
+    h: &mut axum::http::HeaderMap,
+    status: StatusCode,
+    e: &DirectoryError,
+    mode: AuthMode,
+) {
+    if status == StatusCode::UNAUTHORIZED {
+        if matches!(mode, AuthMode::Kerberos | AuthMode::KerberosLdap) {
+            h.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Negotiate"),
+            );
+        }
+        if matches!(mode, AuthMode::Ldap | AuthMode::KerberosLdap) {
+            h.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"xgate\", charset=\"UTF-8\""),
+            );
+        }
+    }
+    if let DirectoryError::Throttled { retry_after } = e
+        && let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+    {
+        h.insert(header::RETRY_AFTER, v);
     }
 }
 

@@ -5,6 +5,7 @@ use xgate_tenants::Language;
 use xgate_tenants::policy::PolicyViolation;
 
 use crate::bot::BotError;
+use crate::directory::DirectoryError;
 use crate::error::{ApiError, link_types_list};
 
 pub fn message(err: &ApiError, lang: Language) -> String {
@@ -99,6 +100,47 @@ pub fn message(err: &ApiError, lang: Language) -> String {
         RouteNotFound => pick("Нет такого адреса API", "No such API route"),
         MethodNotAllowed => pick("Метод не поддерживается", "Method not allowed"),
         Bot(e) => bot_message(e, ru),
+        Directory(e, _) => directory_message(e, ru),
+    }
+}
+
+fn directory_message(e: &DirectoryError, ru: bool) -> String {
+    let pick = |r: &str, e: &str| if ru { r.to_string() } else { e.to_string() };
+    match e {
+        DirectoryError::NoCredentials => pick(
+            "Войдите под доменной учётной записью",
+            "Sign in with your domain account",
+        ),
+        DirectoryError::InvalidCredentials
+        | DirectoryError::UnknownUser
+        | DirectoryError::TokenRefused(_) => pick(
+            "Неверное имя пользователя или пароль",
+            "Wrong user name or password",
+        ),
+        DirectoryError::InsecureTransport => pick(
+            "Пароль можно передавать только по HTTPS",
+            "A password may only be sent over HTTPS",
+        ),
+        DirectoryError::Throttled { retry_after } => {
+            let s = retry_after.as_secs().max(1);
+            if ru {
+                format!("Слишком много неудачных попыток входа; повторите через {s} с")
+            } else {
+                format!("Too many failed sign-ins; retry in {s} s")
+            }
+        }
+        DirectoryError::NotInGroup => pick(
+            "Ваша учётная запись не входит в группу, которой разрешены конференции eXpress",
+            "Your account is not in the group allowed to use eXpress conferences",
+        ),
+        DirectoryError::NoMailbox(_) => pick(
+            "У вашей учётной записи нет почтового адреса в каталоге",
+            "Your account has no mail address in the directory",
+        ),
+        DirectoryError::Unavailable(_) => pick(
+            "Служба каталога (Active Directory) недоступна, повторите попытку позже",
+            "The directory (Active Directory) is unavailable, please retry later",
+        ),
     }
 }
 

@@ -1,12 +1,15 @@
 //! Who is calling, once authenticated. Handlers receive a `Principal` and never look
-//! at headers for identity themselves: the directory modes of later issues fill the
-//! same type.
+//! at headers for identity themselves: mode `none` trusts the claimed address, the
+//! directory modes (`crate::directory`) fill the same type from the tenant's directory.
 
 use axum::http::HeaderMap;
 use xgate_tenants::Tenant;
 use xgate_tenants::config::AuthMode;
 
+use crate::directory::{Credentials, Origin};
 use crate::error::ApiError;
+use crate::request::Conn;
+use crate::scope::RequestScope;
 
 /// The header through which a trusted front (or a test) names the user in mode `none`.
 pub const USER_HEADER: &str = "x-xgate-user";
@@ -43,9 +46,32 @@ pub fn claimed_user(headers: &HeaderMap, body_user: Option<&str>) -> Option<Stri
         .map(str::to_ascii_lowercase)
 }
 
-/// Authenticates the caller with the tenant's mode.
-pub fn authenticate(tenant: &Tenant, claimed: Option<&str>) -> Result<Principal, ApiError> {
+/// Authenticates the caller with the tenant's mode. In a directory mode the claimed
+/// address plays no part: the user is whoever the credentials prove.
+pub async fn authenticate(
+    tenant: &Tenant,
+    conn: &Conn,
+    headers: &HeaderMap,
+    claimed: Option<&str>,
+    scope: &RequestScope,
+) -> Result<Principal, ApiError> {
     match tenant.config.auth.mode {
+        AuthMode::Ldap | AuthMode::Kerberos | AuthMode::KerberosLdap => {
+            let directory = conn
+                .snapshot
+                .directory(tenant)
+                .expect("every tenant in a directory mode has a directory");
+            let mode = directory.mode();
+            let creds =
+                Credentials::from_headers(headers).map_err(|e| ApiError::Directory(e, mode))?;
+            let origin = Origin {
+                client: conn.peer.map(|p| p.ip()),
+                secure: conn.tls || conn.peer.is_some_and(|p| p.ip().is_loopback()),
+            };
+            let (result, outcome) = directory.authenticate(creds, origin).await;
+            scope.set_directory_outcome(outcome);
+            result.map_err(|e| ApiError::Directory(e, mode))
+        }
         AuthMode::None => {
             let mail = claimed.ok_or(ApiError::Unauthenticated)?;
             let Some((local, _)) = mail.rsplit_once('@') else {

@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use xgate_tenants::Tenant;
 use xgate_tenants::table::domain_of;
 
+use crate::directory::Credentials;
 use crate::error::ApiError;
 use crate::principal::{Principal, authenticate, claimed_user};
 use crate::scope::RequestScope;
@@ -22,6 +23,8 @@ use crate::state::Snapshot;
 pub struct Conn {
     pub local: SocketAddr,
     pub peer: Option<SocketAddr>,
+    /// The connection is TLS (HTTP Basic is then acceptable from anywhere).
+    pub tls: bool,
     pub request_id: String,
     pub snapshot: Arc<Snapshot>,
 }
@@ -31,15 +34,18 @@ pub struct Caller {
     pub principal: Principal,
 }
 
-pub fn resolve(
+pub async fn resolve(
     conn: &Conn,
     headers: &HeaderMap,
     body_user: Option<&str>,
     scope: &RequestScope,
 ) -> Result<Caller, ApiError> {
     let claimed = claimed_user(headers, body_user);
-    let tenant = resolve_tenant(conn, claimed.as_deref(), scope)?;
-    let principal = authenticate(&tenant, claimed.as_deref())?;
+    // On a shared listener a Basic login that is an address names the tenant best: it
+    // is the identity about to be checked. Otherwise the claimed address does.
+    let hint = Credentials::basic_login(headers).or_else(|| claimed.clone());
+    let tenant = resolve_tenant(conn, hint.as_deref(), scope)?;
+    let principal = authenticate(&tenant, conn, headers, claimed.as_deref(), scope).await?;
     if !tenant.serves_mail(&principal.mail) {
         return Err(ApiError::DomainNotServed {
             user: principal.mail,
@@ -51,16 +57,16 @@ pub fn resolve(
 
 /// For the few routes that may be anonymous on a tenant's own port (client telemetry:
 /// the add-in's log sink sends no identity): the tenant, and the user if one is given.
-pub fn resolve_optional_user(
+pub async fn resolve_optional_user(
     conn: &Conn,
     headers: &HeaderMap,
     scope: &RequestScope,
 ) -> Result<(Arc<Tenant>, Option<Principal>), ApiError> {
     let claimed = claimed_user(headers, None);
-    if claimed.is_none() {
+    if claimed.is_none() && !headers.contains_key(axum::http::header::AUTHORIZATION) {
         return Ok((resolve_tenant(conn, None, scope)?, None));
     }
-    let caller = resolve(conn, headers, None, scope)?;
+    let caller = resolve(conn, headers, None, scope).await?;
     Ok((caller.tenant, Some(caller.principal)))
 }
 

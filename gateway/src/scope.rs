@@ -11,7 +11,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use xgate_tenants::Language;
 
+use crate::directory::cors;
 use crate::error::{PendingError, render};
+use crate::request::Conn;
 use crate::state::Gateway;
 
 #[derive(Clone, Default)]
@@ -19,6 +21,7 @@ pub struct RequestScope {
     explicit_lang: Arc<OnceLock<Language>>,
     tenant_lang: Arc<OnceLock<Language>>,
     tenant: Arc<OnceLock<String>>,
+    directory_outcome: Arc<OnceLock<&'static str>>,
 }
 
 impl RequestScope {
@@ -31,6 +34,11 @@ impl RequestScope {
         let _ = self.tenant.set(id.to_string());
         let _ = self.tenant_lang.set(default_language);
         tracing::Span::current().record("tenant", id);
+    }
+
+    /// What the tenant's directory answered, for `xgate_directory_calls_total`.
+    pub fn set_directory_outcome(&self, outcome: &'static str) {
+        let _ = self.directory_outcome.set(outcome);
     }
 
     pub fn tenant(&self) -> Option<&str> {
@@ -52,9 +60,26 @@ pub async fn around(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
+    let conn = req.extensions().get::<Conn>().cloned();
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let cors_origin =
+        |tenant: Option<&str>| cors::allowed_origin(conn.as_ref()?, origin.as_deref()?, tenant);
+    if cors::is_preflight(&method, req.headers()) {
+        return cors::preflight(cors_origin(None));
+    }
     req.extensions_mut().insert(scope.clone());
 
     let mut resp = next.run(req).await;
+    if let Some(origin) = cors_origin(scope.tenant()) {
+        cors::decorate(resp.headers_mut(), &origin);
+    }
+    if let (Some(tenant), Some(outcome)) = (scope.tenant(), scope.directory_outcome.get()) {
+        gw.metrics.directory_call(tenant, outcome);
+    }
 
     let code = resp
         .extensions_mut()
@@ -68,13 +93,13 @@ pub async fn around(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next
                 .or_else(|| scope.tenant_lang.get().copied())
                 .unwrap_or_default();
             let status = resp.status();
-            let headers = std::mem::take(resp.headers_mut());
+            let mut headers = std::mem::take(resp.headers_mut());
             resp = render(&err, lang, status);
-            for (k, v) in headers.iter() {
-                if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
-                    resp.headers_mut().insert(k.clone(), v.clone());
-                }
-            }
+            headers.remove(header::CONTENT_TYPE);
+            headers.remove(header::CONTENT_LENGTH);
+            // `extend`, not `insert` per value: a 401 may offer several challenges
+            // (`WWW-Authenticate: Negotiate` and `Basic`), and each must survive.
+            resp.headers_mut().extend(headers);
             err.code().to_string()
         });
     let status = resp.status().as_u16();

@@ -14,12 +14,16 @@ use xgate_tenants::store::Database;
 use xgate_tenants::{Tenant, TenantTable};
 
 use crate::bot::BotClient;
+use crate::directory::Directory;
 use crate::metrics::Metrics;
 
 /// One consistent view of every tenant: table, bot clients, version.
 pub struct Snapshot {
     pub table: TenantTable,
     bots: HashMap<String, BotClient>,
+    /// Tenants in a directory mode. Kept across reloads while `[auth]` is unchanged, so a
+    /// changed `[auth]` starts with an empty cache and fresh throttle counters.
+    directories: HashMap<String, Arc<Directory>>,
 }
 
 impl Snapshot {
@@ -38,9 +42,31 @@ impl Snapshot {
         version: u64,
     ) -> (Snapshot, Vec<ConfigError>) {
         let mut bots = HashMap::new();
+        let mut directories = HashMap::new();
         let mut tenants = Vec::new();
         let mut errors = Vec::new();
         for (id, t) in &config.tenants {
+            let same_auth = previous.and_then(|p| {
+                let old = p.table.get(id)?;
+                (old.config.auth == t.auth).then(|| p.directories.get(id).cloned())?
+            });
+            let directory = match same_auth {
+                Some(d) => Some(d),
+                None => match Directory::new(id, &t.auth) {
+                    Ok(d) => d.map(Arc::new),
+                    Err(msg) => {
+                        errors.push(
+                            ConfigError::file(&t.file, msg)
+                                .with_tenant(id)
+                                .with_key("auth.ldap.ca_file"),
+                        );
+                        continue;
+                    }
+                },
+            };
+            if let Some(d) = directory {
+                directories.insert(id.clone(), d);
+            }
             let kept = previous.and_then(|p| {
                 let old = p.table.get(id)?;
                 (old.config == *t).then(|| (old.clone(), p.bots.get(id).cloned()))
@@ -66,11 +92,23 @@ impl Snapshot {
             }
         }
         let table = TenantTable::from_tenants(version, tenants);
-        (Snapshot { table, bots }, errors)
+        (
+            Snapshot {
+                table,
+                bots,
+                directories,
+            },
+            errors,
+        )
     }
 
     pub fn version(&self) -> u64 {
         self.table.version()
+    }
+
+    /// The tenant's directory; `None` in `auth.mode = "none"`.
+    pub fn directory(&self, tenant: &Tenant) -> Option<&Directory> {
+        self.directories.get(tenant.id()).map(|d| &**d)
     }
 
     pub fn bot(&self, tenant: &Tenant) -> &BotClient {

@@ -511,7 +511,12 @@ async fn postgres_tables_live_in_the_tenant_schema() {
         tables,
         [
             ("t_acme".to_string(), "_sqlx_migrations".to_string()),
+            ("t_acme".to_string(), "admin_meta".to_string()),
+            ("t_acme".to_string(), "admins".to_string()),
+            ("t_acme".to_string(), "audit_log".to_string()),
             ("t_acme".to_string(), "meetings".to_string()),
+            ("t_acme".to_string(), "template_images".to_string()),
+            ("t_acme".to_string(), "templates".to_string()),
             ("xgate_catalog".to_string(), "tenant_schemas".to_string()),
         ]
     );

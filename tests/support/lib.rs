@@ -8,28 +8,37 @@
 //! - `database`: the two backends, and direct row counts for "nothing was stored".
 //! - `api`, `raw_http`: the add-in API through reqwest, and raw HTTP/1.1 for keep-alive
 //!   and chunked bodies.
+//! - `admin`, `browser`: the tenant admin API, and a real headless Chromium for its UI.
+//! - `slapd`, `kdc`: a real OpenLDAP directory and a real MIT Kerberos KDC, each with
+//!   its own temporary config on free loopback ports, for the authentication tests.
 //! - `shared`: one fixture per test file and backend; `reaper`: nothing outlives the
 //!   test process.
 //!
 //! Network only to 127.0.0.1; no sleep is used to wait for anything but a polled
 //! condition.
 
+pub mod admin;
 pub mod api;
 pub mod binaries;
 pub mod bot_sim;
+pub mod browser;
 pub mod config_tree;
 pub mod database;
+pub mod kdc;
 pub mod ports;
 pub mod raw_http;
 pub mod reaper;
 pub mod shared;
+pub mod slapd;
 pub mod xgate;
 
 pub use api::{Api, Reply, is_english, is_russian, old_client_create};
 pub use bot_sim::BotSim;
 pub use config_tree::{ConfigTree, Outcome};
 pub use database::{Backend, Database};
+pub use kdc::Kdc;
 pub use shared::{Lease, Shared};
+pub use slapd::{LdapUser, Slapd};
 pub use xgate::{TenantSpec, Xgate, XgateSpec};
 
 /// Expands each named `async fn name(backend: Backend)` into a module `name` with two

@@ -97,6 +97,9 @@ pub struct TenantSpec {
     contact_type: String,
     link_types: Option<Vec<String>>,
     require_access_code_from: Option<String>,
+    /// The body of `[tenants.<id>.auth]` (and its subtables); `mode = "none"` when unset.
+    auth_toml: Option<String>,
+    jwt_key: Option<String>,
 }
 
 impl TenantSpec {
@@ -116,7 +119,30 @@ impl TenantSpec {
             contact_type: "email".into(),
             link_types: None,
             require_access_code_from: None,
+            auth_toml: None,
+            jwt_key: None,
         }
+    }
+
+    /// Turns the admin UI on: `[tenants.<id>.jwt]` with this HS256 key (through an env var).
+    pub fn jwt(mut self, key: &str) -> TenantSpec {
+        self.jwt_key = Some(key.to_string());
+        self
+    }
+
+    /// The environment variable that carries this tenant's JWT key.
+    pub fn jwt_env(&self) -> String {
+        format!(
+            "XGATE_TEST_JWT_{}",
+            self.id.to_ascii_uppercase().replace('-', "_")
+        )
+    }
+
+    /// What follows `[tenants.<id>.auth]`: `mode = "ldap"`, then e.g. a
+    /// `[tenants.<id>.auth.ldap]` table.
+    pub fn auth_toml(mut self, toml: String) -> TenantSpec {
+        self.auth_toml = Some(toml);
+        self
     }
 
     /// Also a port of its own (a legacy listener), picked at start.
@@ -236,7 +262,17 @@ impl TenantSpec {
         if let Some(ms) = self.timeout_ms {
             let _ = writeln!(t, "timeout_ms = {ms}");
         }
-        let _ = writeln!(t, "\n[tenants.{id}.auth]\nmode = \"none\"");
+        match &self.auth_toml {
+            Some(auth) => {
+                let _ = writeln!(t, "\n[tenants.{id}.auth]\n{auth}");
+            }
+            None => {
+                let _ = writeln!(t, "\n[tenants.{id}.auth]\nmode = \"none\"");
+            }
+        }
+        if self.jwt_key.is_some() {
+            let _ = writeln!(t, "\n[tenants.{id}.jwt]\nkey = \"env:{}\"", self.jwt_env());
+        }
         if let Some(types) = &self.link_types {
             let _ = writeln!(t, "\n[tenants.{id}.policy]");
             let _ = writeln!(t, "link_types = [{}]", list(types));
@@ -253,6 +289,7 @@ pub struct XgateSpec {
     backend: Backend,
     tenants: Vec<TenantSpec>,
     server: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl XgateSpec {
@@ -261,6 +298,7 @@ impl XgateSpec {
             backend,
             tenants: Vec::new(),
             server: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -272,6 +310,12 @@ impl XgateSpec {
     /// A line for `[server]`, e.g. `max_body_bytes = 4096` or `log_format = "json"`.
     pub fn server(mut self, line: &str) -> XgateSpec {
         self.server.push(line.to_string());
+        self
+    }
+
+    /// An environment variable of the xgate process (e.g. `KRB5_CONFIG`).
+    pub fn env(mut self, name: &str, value: &str) -> XgateSpec {
+        self.env.push((name.to_string(), value.to_string()));
         self
     }
 
@@ -348,9 +392,15 @@ impl Xgate {
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(&stdout).expect("stdout file"))
                 .stderr(std::fs::File::create(&stderr).expect("stderr file"));
+            for (k, v) in &spec.env {
+                cmd.env(k, v);
+            }
             for t in &spec.tenants {
                 if let Some(secret) = t.secret() {
                     cmd.env(t.token_env(), secret);
+                }
+                if let Some(key) = &t.jwt_key {
+                    cmd.env(t.jwt_env(), key);
                 }
             }
             let mut child = cmd.spawn().expect("spawn xgate");

@@ -41,7 +41,7 @@ pub async fn create(
     let language = requested_language(&obj, &scope)?;
     let creator = obj.string("creator")?;
     let is_recurrent = obj.bool("isrecurrent")?.unwrap_or(false);
-    let Caller { tenant, principal } = resolve(&conn, &headers, creator.as_deref(), &scope)?;
+    let Caller { tenant, principal } = resolve(&conn, &headers, creator.as_deref(), &scope).await?;
     if let Some(c) = &creator
         && !principal.is(c)
     {
@@ -101,7 +101,7 @@ pub async fn create(
     tracing::info!(meeting = %meeting.id, call_id = %meeting.call_id, user = %principal.mail, "meeting created");
     Ok((
         StatusCode::CREATED,
-        Json(view(&meeting, &tenant, &principal)?),
+        Json(view(&meeting, &tenant, &principal).await?),
     )
         .into_response())
 }
@@ -112,9 +112,9 @@ pub async fn get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Caller { tenant, principal } = resolve(&conn, &headers, None, &scope)?;
+    let Caller { tenant, principal } = resolve(&conn, &headers, None, &scope).await?;
     let meeting = load(&tenant, &principal, &id, false).await?;
-    Ok(Json(view(&meeting, &tenant, &principal)?).into_response())
+    Ok(Json(view(&meeting, &tenant, &principal).await?).into_response())
 }
 
 pub async fn update(
@@ -127,7 +127,7 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let obj = CiObject::parse(&body)?;
     let language = requested_language(&obj, &scope)?;
-    let Caller { tenant, principal } = resolve(&conn, &headers, None, &scope)?;
+    let Caller { tenant, principal } = resolve(&conn, &headers, None, &scope).await?;
     let mut meeting = load(&tenant, &principal, &id, true).await?;
 
     let name = obj.has("name").then(|| obj.string("name")).transpose()?;
@@ -213,7 +213,7 @@ pub async fn update(
         .await
         .map_err(|e| ApiError::Storage(e.to_string()))?;
     gw.metrics.meeting(tenant.id(), "updated");
-    Ok(Json(view(&meeting, &tenant, &principal)?).into_response())
+    Ok(Json(view(&meeting, &tenant, &principal).await?).into_response())
 }
 
 pub async fn delete(
@@ -223,7 +223,7 @@ pub async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Caller { tenant, principal } = resolve(&conn, &headers, None, &scope)?;
+    let Caller { tenant, principal } = resolve(&conn, &headers, None, &scope).await?;
     let meeting = load(&tenant, &principal, &id, true).await?;
     let bot = conn.snapshot.bot(&tenant);
     let actor = bot_user(&tenant, &principal);
@@ -342,7 +342,9 @@ struct MeetingView<'a> {
     invitation: xgate_admin::Invitation,
 }
 
-fn view<'a>(
+/// The meeting with its invitation, from the tenant's default template in its database
+/// (edited in the admin UI), else from the config's template set.
+async fn view<'a>(
     meeting: &'a Meeting,
     tenant: &Tenant,
     principal: &Principal,
@@ -371,7 +373,8 @@ fn view<'a>(
         },
     };
     let lang = Language::from_code(&meeting.language).unwrap_or(tenant.config.default_language);
-    let (_, invitation) = xgate_admin::render(&tenant.config.templates, lang, &ctx)
+    let invitation = xgate_admin::templates::invitation(tenant, lang, &ctx)
+        .await
         .map_err(|e| ApiError::Template(e.to_string()))?;
     Ok(MeetingView {
         meeting,

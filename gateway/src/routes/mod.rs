@@ -1,7 +1,9 @@
 //! The add-in API's routes (one file per resource) and the ops routes.
 
+mod admin;
 mod meetings;
 mod ops;
+mod ops_view;
 mod settings;
 mod telemetry;
 
@@ -9,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 use crate::error::ApiError;
 use crate::scope;
@@ -27,6 +29,13 @@ pub fn api(gw: Arc<Gateway>) -> Router {
         )
         .route("/api/settings", get(settings::get))
         .route("/api/log/json", post(telemetry::ingest))
+        // The tenant admin UI: on a tenant's port, and under /t/{tenant} on shared listeners.
+        .route("/front", any(admin::forward))
+        .route("/front/{*rest}", any(admin::forward))
+        .route("/api/admin/{*rest}", any(admin::forward))
+        .route("/t/{tenant}/front", any(admin::forward))
+        .route("/t/{tenant}/front/{*rest}", any(admin::forward))
+        .route("/t/{tenant}/api/admin/{*rest}", any(admin::forward))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(gw.clone(), scope::around))
@@ -35,5 +44,9 @@ pub fn api(gw: Arc<Gateway>) -> Router {
 
 /// Routes on the ops listener: never reachable through a tenant or shared port.
 pub fn ops(gw: Arc<Gateway>) -> Router {
-    ops::router(gw)
+    ops::router(gw.clone()).merge(
+        Router::new()
+            .route("/ops/", get(ops_view::overview))
+            .with_state(gw),
+    )
 }

@@ -16,7 +16,7 @@ pub async fn get(
     Extension(scope): Extension<RequestScope>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = resolve(&conn, &headers, None, &scope)?;
+    let caller = resolve(&conn, &headers, None, &scope).await?;
     let t = &caller.tenant.config;
     let allowed = t.policy.allowed_sorted();
     let needs_code: Vec<&str> = allowed

@@ -48,7 +48,7 @@ pub async fn ingest(
             reason: format!("at most {MAX_EVENTS} events per batch"),
         });
     }
-    let (tenant, principal) = resolve_optional_user(&conn, &headers, &scope)?;
+    let (tenant, principal) = resolve_optional_user(&conn, &headers, &scope).await?;
     let user = principal.as_ref().map(|p| p.mail.as_str()).unwrap_or("");
     for event in &events {
         let level = field(event, &["Level", "level", "@l"]).unwrap_or("Information");

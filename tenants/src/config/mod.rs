@@ -4,6 +4,7 @@
 //!
 //! The loader only reads files and environment variables; it opens no connection.
 
+mod auth;
 mod error;
 mod merge;
 pub mod model;
@@ -18,6 +19,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub use auth::{AuthSettings, KerberosSettings, LdapSettings, build as auth_settings};
 pub(crate) use error::line_of;
 pub use error::{ConfigError, ConfigErrors};
 pub use merge::{Merged, merge};
@@ -25,7 +27,7 @@ pub use model::{
     AuthMode, AuthSection, BotAuthKind, ContactType, DatabaseSection, LogFormat, ServerSection,
     TenantSection, TlsSection,
 };
-pub use tenant::{BotCredentials, BotSettings, TenantConfig};
+pub use tenant::{BotCredentials, BotSettings, JwtSettings, TenantConfig};
 
 /// A loaded config: the global sections and every tenant that is valid.
 #[derive(Debug, Clone)]

@@ -53,6 +53,19 @@ pub struct ServerSection {
     /// Seconds between probes of every tenant's bot (`xgate_bot_up`); 0 turns them off.
     #[serde(default = "defaults::bot_probe_interval_seconds")]
     pub bot_probe_interval_seconds: u64,
+    /// The operator's login to the read-only overview `/ops/` on the ops listener;
+    /// without it `/ops/` is off.
+    #[serde(default)]
+    pub ops_admin: Option<OpsAdminSection>,
+}
+
+/// `[server.ops_admin]`: HTTP Basic login to `/ops/`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsAdminSection {
+    pub login: String,
+    /// An argon2id hash (`$argon2id$...`), as printed by `xgate admin hash-password`.
+    pub password_hash: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -113,6 +126,23 @@ pub struct TenantSection {
     pub auth: AuthSection,
     #[serde(default)]
     pub policy: Policy,
+    /// The admin UI's tokens (`/front`, `/api/admin`); without this section the UI is off.
+    #[serde(default)]
+    pub jwt: Option<JwtSection>,
+}
+
+/// `[tenants.X.jwt]`, the old template service's `JWTOptions`. The audience is always the
+/// tenant id, so a token of one tenant never opens another, even with the same key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSection {
+    /// HS256 key: `env:NAME` or `file:PATH`, at least 32 bytes. Changing it logs out
+    /// every admin of this tenant.
+    pub key: String,
+    #[serde(default = "defaults::jwt_issuer")]
+    pub issuer: String,
+    #[serde(default = "defaults::jwt_lifetime_minutes")]
+    pub lifetime_minutes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -169,11 +199,64 @@ impl ContactType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+/// `[tenants.X.auth]`: how the tenant's users prove who they are.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
     #[serde(default)]
     pub mode: AuthMode,
+    /// Origins of the Office web add-in allowed to call the API (CORS), as the browser
+    /// sends them: `https://addin.acme.ru`.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// HTTP Basic sends the password in clear: without TLS it is accepted only from a
+    /// loopback client (a local reverse proxy) unless this says otherwise.
+    #[serde(default)]
+    pub allow_basic_without_tls: bool,
+    /// A directory (LDAP or KDC work) answer not in time is a 503, never a hang.
+    #[serde(default = "defaults::auth_timeout_ms")]
+    pub timeout_ms: u64,
+    /// How long a directory answer (user found and password right) is reused.
+    #[serde(default = "defaults::auth_cache_ttl_seconds")]
+    pub cache_ttl_seconds: u64,
+    /// How long "no such user" and "wrong password" are remembered.
+    #[serde(default = "defaults::auth_negative_cache_ttl_seconds")]
+    pub negative_cache_ttl_seconds: u64,
+    /// Entries per tenant cache; the oldest go first when it is full.
+    #[serde(default = "defaults::auth_cache_entries")]
+    pub cache_entries: usize,
+    /// Failed logins of one user within `failure_window_seconds` before that user's
+    /// uncached logins wait for the window to end (never longer: no lock-out).
+    #[serde(default = "defaults::auth_max_failures_per_user")]
+    pub max_failures_per_user: u32,
+    /// Failed logins from one client address within the window before it waits.
+    #[serde(default = "defaults::auth_max_failures_per_client")]
+    pub max_failures_per_client: u32,
+    #[serde(default = "defaults::auth_failure_window_seconds")]
+    pub failure_window_seconds: u64,
+    #[serde(default)]
+    pub ldap: Option<LdapSection>,
+    #[serde(default)]
+    pub kerberos: Option<KerberosSection>,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            mode: AuthMode::default(),
+            cors_origins: Vec::new(),
+            allow_basic_without_tls: false,
+            timeout_ms: defaults::auth_timeout_ms(),
+            cache_ttl_seconds: defaults::auth_cache_ttl_seconds(),
+            negative_cache_ttl_seconds: defaults::auth_negative_cache_ttl_seconds(),
+            cache_entries: defaults::auth_cache_entries(),
+            max_failures_per_user: defaults::auth_max_failures_per_user(),
+            max_failures_per_client: defaults::auth_max_failures_per_client(),
+            failure_window_seconds: defaults::auth_failure_window_seconds(),
+            ldap: None,
+            kerberos: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -182,6 +265,76 @@ pub enum AuthMode {
     /// Trusts the caller's `X-Xgate-User` / `Creator`: tests and demos only.
     #[default]
     None,
+    /// HTTP Basic, checked by an LDAP bind as the user.
+    Ldap,
+    /// `Negotiate` (SPNEGO/Kerberos) with the tenant's keytab.
+    Kerberos,
+    /// `Negotiate` first, Basic offered as a fallback.
+    #[serde(rename = "kerberos+ldap")]
+    KerberosLdap,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::None => "none",
+            AuthMode::Ldap => "ldap",
+            AuthMode::Kerberos => "kerberos",
+            AuthMode::KerberosLdap => "kerberos+ldap",
+        }
+    }
+}
+
+/// `[tenants.X.auth.ldap]`: the tenant's directory (Active Directory or any LDAP).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapSection {
+    /// `ldap://host[:port]` (StartTLS) or `ldaps://host[:port]`.
+    pub url: String,
+    /// StartTLS on an `ldap://` URL. Turning it off sends passwords in clear: only with
+    /// `allow_plaintext = true` as well.
+    #[serde(default = "defaults::yes")]
+    pub starttls: bool,
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// Extra CA (PEM) that signed the directory's certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The service account that searches users (and never authenticates anyone).
+    pub bind_dn: String,
+    /// `env:NAME`, `file:PATH`, or the literal value.
+    pub bind_password: String,
+    pub base_dn: String,
+    /// `{login}` is replaced by the escaped login.
+    #[serde(default = "defaults::ldap_user_filter")]
+    pub user_filter: String,
+    #[serde(default = "defaults::ldap_login_attribute")]
+    pub login_attribute: String,
+    #[serde(default = "defaults::ldap_mail_attribute")]
+    pub mail_attribute: String,
+    #[serde(default = "defaults::ldap_name_attribute")]
+    pub name_attribute: String,
+    /// E.g. `msRTCSIP-PrimaryUserAddress`.
+    #[serde(default = "defaults::ldap_sip_attribute")]
+    pub sip_attribute: String,
+    /// Other addresses of the mailbox; `smtp:` entries count.
+    #[serde(default = "defaults::ldap_proxy_addresses_attribute")]
+    pub proxy_addresses_attribute: String,
+    /// DN of a group the user must be a member of (`memberOf`).
+    #[serde(default)]
+    pub required_group: Option<String>,
+    /// Nested groups through AD's LDAP_MATCHING_RULE_IN_CHAIN (AD only).
+    #[serde(default)]
+    pub nested_groups: bool,
+}
+
+/// `[tenants.X.auth.kerberos]`: the tenant's service principal and its keytab.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KerberosSection {
+    pub keytab: PathBuf,
+    /// `HTTP/xgate.acme.local@ACME.LOCAL`; its realm is the only one accepted.
+    pub service_principal: String,
 }
 
 mod defaults {
@@ -221,6 +374,12 @@ mod defaults {
     pub fn max_connections() -> u32 {
         20
     }
+    pub fn jwt_issuer() -> String {
+        "xgate".into()
+    }
+    pub fn jwt_lifetime_minutes() -> u64 {
+        480
+    }
     pub fn template_set() -> String {
         "default".into()
     }
@@ -229,5 +388,47 @@ mod defaults {
     }
     pub fn bot_connect_timeout_ms() -> u64 {
         2000
+    }
+    pub fn auth_timeout_ms() -> u64 {
+        3000
+    }
+    pub fn auth_cache_ttl_seconds() -> u64 {
+        300
+    }
+    pub fn auth_negative_cache_ttl_seconds() -> u64 {
+        30
+    }
+    pub fn auth_cache_entries() -> usize {
+        10_000
+    }
+    pub fn auth_max_failures_per_user() -> u32 {
+        5
+    }
+    pub fn auth_max_failures_per_client() -> u32 {
+        20
+    }
+    pub fn auth_failure_window_seconds() -> u64 {
+        60
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn ldap_user_filter() -> String {
+        "(|(sAMAccountName={login})(userPrincipalName={login})(mail={login}))".into()
+    }
+    pub fn ldap_login_attribute() -> String {
+        "sAMAccountName".into()
+    }
+    pub fn ldap_mail_attribute() -> String {
+        "mail".into()
+    }
+    pub fn ldap_name_attribute() -> String {
+        "displayName".into()
+    }
+    pub fn ldap_sip_attribute() -> String {
+        "ipPhone".into()
+    }
+    pub fn ldap_proxy_addresses_attribute() -> String {
+        "proxyAddresses".into()
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::model::{AuthSection, BotAuthKind, ContactType, ServerSection, TenantSection};
+use super::model::{BotAuthKind, ContactType, ServerSection, TenantSection};
 use super::{ConfigError, TenantEntry};
 use crate::language::Language;
 use crate::policy::Policy;
@@ -26,10 +26,19 @@ pub struct TenantConfig {
     pub default_language: Language,
     pub schema: String,
     pub bot: BotSettings,
-    pub auth: AuthSection,
+    pub auth: super::auth::AuthSettings,
     pub policy: Policy,
     /// Shared by every tenant of the same set: thousands of tenants, one copy.
     pub templates: Arc<TemplateSet>,
+    /// The admin UI's token settings; `None`: the tenant has no admin UI.
+    pub jwt: Option<JwtSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwtSettings {
+    pub key: Secret,
+    pub issuer: String,
+    pub lifetime: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +78,13 @@ impl<'a> Context<'a> {
     /// The tenant, or every error found in it along with what it claims (ports, domains,
     /// schema) when that much could be read, so that its conflicts are reported too.
     pub fn build(
+        &self,
+        entry: &TenantEntry,
+    ) -> Result<TenantConfig, (Vec<ConfigError>, Option<Box<Claims>>)> {
+        self.build_inner(entry)
+    }
+
+    fn build_inner(
         &self,
         entry: &TenantEntry,
     ) -> Result<TenantConfig, (Vec<ConfigError>, Option<Box<Claims>>)> {
@@ -151,6 +167,20 @@ impl<'a> Context<'a> {
                 "must allow at least one link type".into(),
             ));
         }
+        let auth = match super::auth::build(&section.auth, self.dir) {
+            Ok(a) => Some(a),
+            Err((key, m)) => {
+                errors.push(err(&key, m));
+                None
+            }
+        };
+        let jwt = match section.jwt.as_ref().map(|j| self.jwt(j)).transpose() {
+            Ok(j) => j,
+            Err((key, m)) => {
+                errors.push(err(&key, m));
+                None
+            }
+        };
         let templates = match self.templates(&section.template_set) {
             Ok(t) => Some(t),
             Err(m) => {
@@ -158,8 +188,8 @@ impl<'a> Context<'a> {
                 None
             }
         };
-        match (bot, templates) {
-            (Some(bot), Some(templates)) if errors.is_empty() => Ok(TenantConfig {
+        match (bot, templates, auth) {
+            (Some(bot), Some(templates), Some(auth)) if errors.is_empty() => Ok(TenantConfig {
                 id: id.to_string(),
                 file: entry.file.clone(),
                 name: section.name.trim().to_string(),
@@ -168,9 +198,10 @@ impl<'a> Context<'a> {
                 default_language: section.default_language,
                 schema,
                 bot,
-                auth: section.auth,
+                auth,
                 policy: section.policy,
                 templates,
+                jwt,
             }),
             _ => Err((
                 errors,
@@ -286,6 +317,38 @@ impl<'a> Context<'a> {
             // The total timeout bounds the connect as well: the smaller one wins.
             connect_timeout: Duration::from_millis(b.connect_timeout_ms.min(b.timeout_ms)),
             ca_pem,
+        })
+    }
+
+    fn jwt(&self, j: &super::model::JwtSection) -> Result<JwtSettings, (String, String)> {
+        if !(j.key.starts_with("env:") || j.key.starts_with("file:")) {
+            return Err((
+                "jwt.key".into(),
+                "must be `env:NAME` or `file:PATH`; the key does not belong in the config".into(),
+            ));
+        }
+        let key = SecretRef::parse(&j.key, self.dir)
+            .resolve()
+            .map_err(|m| ("jwt.key".to_string(), m))?;
+        if key.expose().trim().len() < 32 {
+            return Err((
+                "jwt.key".into(),
+                "must be at least 32 bytes (value not shown)".into(),
+            ));
+        }
+        if j.issuer.trim().is_empty() {
+            return Err(("jwt.issuer".into(), "must not be empty".into()));
+        }
+        if j.lifetime_minutes == 0 || j.lifetime_minutes > 7 * 24 * 60 {
+            return Err((
+                "jwt.lifetime_minutes".into(),
+                "must be between 1 and 10080 (a week)".into(),
+            ));
+        }
+        Ok(JwtSettings {
+            key,
+            issuer: j.issuer.trim().to_string(),
+            lifetime: Duration::from_secs(j.lifetime_minutes * 60),
         })
     }
 

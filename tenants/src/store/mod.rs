@@ -31,6 +31,8 @@ use uuid::Uuid;
 
 use crate::meeting::Meeting;
 
+pub use admin::{AdminRow, AuditEntry, DeleteAdmin, NewTemplate, StoredTemplate, TemplateImage};
+
 /// Which database engine a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
@@ -369,6 +371,8 @@ struct Statements {
     update: Arc<str>,
     cancel: Arc<str>,
     count_since: Arc<str>,
+    /// The admin UI's tables (`store/admin.rs`), under the same schema as `table`.
+    admin: admin::AdminSql,
 }
 
 impl Statements {
@@ -395,6 +399,8 @@ impl Statements {
             count_since: s(format!(
                 "SELECT COUNT(*) FROM {table} WHERE created_at >= $1"
             )),
+            // `table` is `"schema".meetings` or `meetings`: the admin tables share its prefix.
+            admin: admin::AdminSql::with_prefix(table.strip_suffix("meetings").unwrap_or("")),
         }
     }
 }
@@ -623,3 +629,6 @@ impl TenantStore {
         })
     }
 }
+
+// Declared after the macros above (`on_backend!`), which it uses.
+mod admin;
