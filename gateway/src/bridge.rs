@@ -69,7 +69,12 @@ impl HttpServerApp for Bridge {
         let request_id = request_id(session.req_header().headers.get("x-request-id"));
         let snapshot = self.gw.snapshot();
         let version = snapshot.version();
-        let span = tracing::info_span!("request", id = %request_id, tenant = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "request",
+            id = %request_id,
+            tenant = tracing::field::Empty,
+            user = tracing::field::Empty
+        );
 
         let response = async {
             let body = match read_body(&mut session, self.gw.server.max_body_bytes).await {

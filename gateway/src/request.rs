@@ -46,6 +46,8 @@ pub async fn resolve(
     let hint = Credentials::basic_login(headers).or_else(|| claimed.clone());
     let tenant = resolve_tenant(conn, hint.as_deref(), scope)?;
     let principal = authenticate(&tenant, conn, headers, claimed.as_deref(), scope).await?;
+    // Every later line of this request names the user (never a password: only the mail).
+    tracing::Span::current().record("user", principal.mail.as_str());
     if !tenant.serves_mail(&principal.mail) {
         return Err(ApiError::DomainNotServed {
             user: principal.mail,

@@ -34,7 +34,15 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
     let Some(loaded) = load_valid(path) else {
         return ExitCode::FAILURE;
     };
-    crate::logging::init(loaded.config.server.log_format);
+    crate::logging::init(
+        loaded.config.server.log_format,
+        loaded
+            .config
+            .server
+            .tenant_log_dir
+            .clone()
+            .map(|d| (d, loaded.config.server.tenant_log_days)),
+    );
     let config = loaded.config;
     let core = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -168,7 +176,7 @@ pub fn migrate_only(path: &Path) -> ExitCode {
     let Some(loaded) = load_valid(path) else {
         return ExitCode::FAILURE;
     };
-    crate::logging::init(loaded.config.server.log_format);
+    crate::logging::init(loaded.config.server.log_format, None);
     let config = loaded.config;
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -408,6 +408,9 @@ fn expand_include(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
 
 fn resolve_global_paths(dir: &Path, server: &mut ServerSection, database: &mut DatabaseSection) {
     server.templates_dir = dir.join(&server.templates_dir);
+    if let Some(logs) = &mut server.tenant_log_dir {
+        *logs = dir.join(&*logs);
+    }
     if let Some(tls) = &mut server.tls {
         tls.cert = dir.join(&tls.cert);
         tls.key = dir.join(&tls.key);

@@ -50,6 +50,13 @@ pub struct ServerSection {
     pub graceful_shutdown_timeout_seconds: u64,
     #[serde(default)]
     pub log_format: LogFormat,
+    /// A folder per tenant under this directory (relative to the main file), with that
+    /// tenant's log lines as JSON, rotated daily: the old services had one log folder each.
+    #[serde(default)]
+    pub tenant_log_dir: Option<PathBuf>,
+    /// Daily files kept per tenant.
+    #[serde(default = "defaults::tenant_log_days")]
+    pub tenant_log_days: usize,
     /// Seconds between probes of every tenant's bot (`xgate_bot_up`); 0 turns them off.
     #[serde(default = "defaults::bot_probe_interval_seconds")]
     pub bot_probe_interval_seconds: u64,
@@ -364,6 +371,9 @@ mod defaults {
     }
     pub fn graceful_shutdown_timeout_seconds() -> u64 {
         10
+    }
+    pub fn tenant_log_days() -> usize {
+        14
     }
     pub fn bot_probe_interval_seconds() -> u64 {
         30
