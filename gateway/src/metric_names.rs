@@ -13,6 +13,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "xgate_meetings_total",
     "xgate_client_events_total",
     "xgate_db_pool_connections",
+    "xgate_db_pool_waits_total",
     "xgate_config_reloads_total",
     "xgate_config_last_reload_successful",
     "xgate_config_last_reload_success_timestamp_seconds",

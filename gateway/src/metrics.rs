@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -21,6 +21,9 @@ pub struct Metrics {
     pub tenants: IntGauge,
     pub config_version: IntGauge,
     db_pool: IntGaugeVec,
+    /// Caught up from the store's own count at each scrape; the lock keeps two concurrent
+    /// scrapes from adding the same waits twice.
+    db_pool_waits: std::sync::Mutex<IntCounter>,
     bot_up: IntGaugeVec,
     reloads: IntCounterVec,
     last_reload_ok: IntGauge,
@@ -103,6 +106,13 @@ impl Metrics {
                 &["state"],
             )
             .expect("metric"),
+            db_pool_waits: std::sync::Mutex::new(
+                IntCounter::new(
+                    "xgate_db_pool_waits_total",
+                    "Database statements that found every pooled connection in use and had to wait.",
+                )
+                .expect("metric"),
+            ),
             bot_up: IntGaugeVec::new(
                 Opts::new("xgate_bot_up", "1 if the tenant's Conference Bot answered the last probe and took the credentials."),
                 &["tenant"],
@@ -147,6 +157,14 @@ impl Metrics {
             .expect("unique metric");
         m.registry
             .register(Box::new(m.db_pool.clone()))
+            .expect("unique metric");
+        m.registry
+            .register(Box::new(
+                m.db_pool_waits
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            ))
             .expect("unique metric");
         let build = IntGaugeVec::new(
             Opts::new("xgate_build_info", "Build information; always 1."),
@@ -206,7 +224,13 @@ impl Metrics {
             .inc();
     }
 
-    pub fn set_pool(&self, size: u32, idle: u32) {
+    pub fn set_pool(&self, size: u32, idle: u32, waits: u64) {
+        let counter = self.db_pool_waits.lock().unwrap_or_else(|p| p.into_inner());
+        let counted = counter.get();
+        if waits > counted {
+            counter.inc_by(waits - counted);
+        }
+        drop(counter);
         self.db_pool
             .with_label_values(&["open"])
             .set(i64::from(size));
@@ -279,7 +303,7 @@ mod tests {
         m.meeting("acme", "created");
         m.client_event("acme", "error");
         m.directory_call("acme", "ok");
-        m.set_pool(2, 1);
+        m.set_pool(2, 1, 3);
         m.set_bot_up(&[("acme".into(), true)]);
         m.reload_finished(&crate::reload::ReloadReport::startup(1, 1), 0);
         let text = m.render();
@@ -291,5 +315,23 @@ mod tests {
                 "{name} is not exported"
             );
         }
+    }
+
+    /// The waits counter follows the store's count, and never goes back.
+    #[test]
+    fn pool_waits_follow_the_store_count() {
+        let m = Metrics::new();
+        let waits = |m: &Metrics| {
+            m.render()
+                .lines()
+                .find_map(|l| l.strip_prefix("xgate_db_pool_waits_total "))
+                .map(str::to_string)
+        };
+        m.set_pool(1, 0, 3);
+        assert_eq!(waits(&m).as_deref(), Some("3"));
+        m.set_pool(1, 0, 5);
+        assert_eq!(waits(&m).as_deref(), Some("5"));
+        m.set_pool(1, 1, 5);
+        assert_eq!(waits(&m).as_deref(), Some("5"));
     }
 }

@@ -22,7 +22,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
     let stats = gw.db.pool_stats();
-    gw.metrics.set_pool(stats.size, stats.idle);
+    gw.metrics.set_pool(stats.size, stats.idle, stats.waits);
     (
         [(
             header::CONTENT_TYPE,

@@ -110,11 +110,17 @@ macro_rules! on_pool {
             Target::Postgres {
                 pool: $pool,
                 sql: $sql,
-            } => $body,
+            } => {
+                crate::store::note_wait($pool);
+                $body
+            }
             Target::Sqlite {
                 pool: $pool,
                 sql: $sql,
-            } => $body,
+            } => {
+                crate::store::note_wait($pool);
+                $body
+            }
             Target::Invalid(rejected) => Err(rejected.to_error()),
         }
     };

@@ -21,6 +21,7 @@ mod sqlite;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -58,6 +59,25 @@ pub struct PoolStats {
     pub size: u32,
     /// Open connections currently idle.
     pub idle: u32,
+    /// Statements, since the start, that found every connection of their pool in use
+    /// with the pool at its cap, so had to wait for one (appendix 4's pool exhaustion).
+    pub waits: u64,
+}
+
+/// Process-wide: a process has one [`Database`], and a counter shared by its pools is what
+/// the `xgate_db_pool_waits_total` metric reports.
+static POOL_WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a statement that is about to wait for a connection. Read from the pool's own
+/// counts just before the statement asks for one: cheap, and exact enough for a rate.
+fn note_wait<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) {
+    if pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections() {
+        POOL_WAITS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn pool_waits() -> u64 {
+    POOL_WAITS.load(Ordering::Relaxed)
 }
 
 /// Storage failure. Messages are safe to log and to show operators: they never include the
@@ -472,6 +492,7 @@ macro_rules! on_backend {
                 sql: $sql,
             } => {
                 use crate::store::postgres::codec as $codec;
+                crate::store::note_wait($pool);
                 $body
             }
             Target::Sqlite {
@@ -479,6 +500,7 @@ macro_rules! on_backend {
                 sql: $sql,
             } => {
                 use crate::store::sqlite::codec as $codec;
+                crate::store::note_wait($pool);
                 $body
             }
             Target::Invalid(rejected) => Err(rejected.to_error()),

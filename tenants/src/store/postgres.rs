@@ -131,6 +131,7 @@ impl PgBackend {
             pools: 1,
             size: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            waits: super::pool_waits(),
         }
     }
 

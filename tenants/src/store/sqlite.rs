@@ -205,13 +205,18 @@ impl SqliteBackend {
     }
 
     pub(super) fn stats(&self) -> PoolStats {
-        read(&self.pools)
-            .values()
-            .fold(PoolStats::default(), |acc, pool| PoolStats {
+        read(&self.pools).values().fold(
+            PoolStats {
+                waits: super::pool_waits(),
+                ..PoolStats::default()
+            },
+            |acc, pool| PoolStats {
                 pools: acc.pools + 1,
                 size: acc.size + pool.size(),
                 idle: acc.idle + u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-            })
+                waits: acc.waits,
+            },
+        )
     }
 
     pub(super) async fn close(&self) {
@@ -321,5 +326,43 @@ pub(super) mod codec {
             );
             assert!(super::ts(Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(), "t").is_err());
         }
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use std::pin::pin;
+    use std::task::Poll;
+
+    use crate::store::Database;
+
+    /// A statement that finds the pool's only connection taken counts one wait; one that
+    /// finds an idle connection counts none.
+    #[tokio::test]
+    async fn a_statement_that_must_wait_for_a_connection_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&format!("sqlite://{}", dir.path().display()), 1).unwrap();
+        db.migrate_tenant("acme", "acme").await.unwrap();
+        let store = db.tenant("acme", "acme");
+        let id = uuid::Uuid::new_v4();
+
+        let before = db.pool_stats().waits;
+        assert_eq!(store.meeting(id).await.unwrap(), None);
+        assert_eq!(db.pool_stats().waits, before, "an idle connection: no wait");
+
+        let pool = match &store.target {
+            super::Target::Sqlite { pool, .. } => pool.clone(),
+            _ => unreachable!("a sqlite store"),
+        };
+        let held = pool.acquire().await.unwrap();
+        let mut query = pin!(store.meeting(id));
+        let polled = futures_util::poll!(query.as_mut());
+        assert!(
+            matches!(polled, Poll::Pending),
+            "the only connection is held"
+        );
+        assert_eq!(db.pool_stats().waits, before + 1, "the wait is counted");
+        drop(held);
+        assert_eq!(query.await.unwrap(), None, "and the statement still runs");
     }
 }
