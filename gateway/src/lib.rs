@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod cli;
 pub mod directory;
 pub mod error;
+pub mod handover;
 pub mod import_iis;
 pub mod logging;
 mod messages;

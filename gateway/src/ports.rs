@@ -7,22 +7,24 @@
 //! session code (`Service::handle_event`) with the same `Bridge` as the static
 //! listeners. Only accepting is ours; parsing, keep-alive and shutdown are pingora's.
 //!
-//! Sockets are bound with SO_REUSEPORT so that during a graceful upgrade the new
-//! process can bind the same ports while the old one still drains.
+//! On a graceful upgrade (SIGQUIT) the open tenant ports are handed to the new process
+//! (`handover.rs`), so it accepts on the same sockets. Sockets are also bound with
+//! SO_REUSEPORT: a new process whose predecessor sent nothing can still bind them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use pingora::protocols::GetSocketDigest;
 use pingora::protocols::SocketDigest;
 use pingora::protocols::l4::stream::Stream as L4Stream;
-use pingora::server::ShutdownWatch;
+use pingora::server::{ExecutionPhase, ShutdownWatch};
 use pingora::services::background::BackgroundService;
 use pingora::services::listening::Service;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::bridge::Bridge;
 
@@ -69,20 +71,63 @@ impl PortsHandle {
 pub struct TenantPorts {
     bridge: Arc<Bridge>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<PortCommand>>>,
+    /// pingora's phases: SIGQUIT (a new process takes over) is when the ports go over.
+    phases: Mutex<Option<broadcast::Receiver<ExecutionPhase>>>,
+    /// Where the new process waits for them (`handover::ports_sock`).
+    handover_sock: PathBuf,
+}
+
+/// An open port: its accept loop, and a duplicate of its socket to hand over on upgrade
+/// (dropped with the loop, so a closed port is closed).
+struct Open {
+    task: tokio::task::JoinHandle<()>,
+    socket: std::net::TcpListener,
 }
 
 impl TenantPorts {
-    pub fn new(bridge: Arc<Bridge>) -> (TenantPorts, PortsHandle) {
+    pub fn new(
+        bridge: Arc<Bridge>,
+        phases: broadcast::Receiver<ExecutionPhase>,
+        handover_sock: PathBuf,
+    ) -> (TenantPorts, PortsHandle) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             TenantPorts {
                 bridge,
                 rx: Mutex::new(Some(rx)),
+                phases: Mutex::new(Some(phases)),
+                handover_sock,
             },
             PortsHandle { tx },
         )
     }
+
+    /// Sends duplicates of every open port to the new process, off the runtime (it
+    /// blocks until that process listens). These sockets keep accepting here until
+    /// pingora's shutdown; both processes share their queues meanwhile.
+    fn hand_over(&self, open: &HashMap<u16, Open>) {
+        let sockets: Vec<(SocketAddr, std::net::TcpListener)> = open
+            .values()
+            .filter_map(|o| Some((o.socket.local_addr().ok()?, o.socket.try_clone().ok()?)))
+            .collect();
+        let path = self.handover_sock.clone();
+        tokio::task::spawn_blocking(move || {
+            let fds: Vec<(SocketAddr, std::os::fd::RawFd)> =
+                sockets.iter().map(|(a, s)| (*a, s.as_raw_fd())).collect();
+            match crate::handover::send(&path, &fds, HANDOVER_TIMEOUT) {
+                Ok(()) => {
+                    tracing::info!(ports = fds.len(), "tenant ports handed to the new process")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot hand the tenant ports over; the new process binds its own")
+                }
+            }
+        });
+    }
 }
+
+/// As long as pingora waits for its own listeners to go over.
+pub const HANDOVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[async_trait]
 impl BackgroundService for TenantPorts {
@@ -92,16 +137,20 @@ impl BackgroundService for TenantPorts {
         let Some(mut rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
-        let mut accepting: HashMap<u16, tokio::task::JoinHandle<()>> = HashMap::new();
+        let mut phases = self.phases.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut accepting: HashMap<u16, Open> = HashMap::new();
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(PortCommand::Open(port, std)) => {
-                        match tokio::net::TcpListener::from_std(std) {
-                            Ok(listener) => {
+                        let opened = std.try_clone().and_then(|socket| {
+                            Ok((socket, tokio::net::TcpListener::from_std(std)?))
+                        });
+                        match opened {
+                            Ok((socket, listener)) => {
                                 let task = tokio::spawn(accept_loop(listener, self.bridge.clone(), shutdown.clone()));
-                                if let Some(old) = accepting.insert(port, task) {
-                                    old.abort();
+                                if let Some(old) = accepting.insert(port, Open { task, socket }) {
+                                    old.task.abort();
                                 }
                                 tracing::info!(port, "tenant port open");
                             }
@@ -109,16 +158,22 @@ impl BackgroundService for TenantPorts {
                         }
                     }
                     Some(PortCommand::Close(port, done)) => {
-                        if let Some(task) = accepting.remove(&port) {
+                        if let Some(open) = accepting.remove(&port) {
                             // Aborting the accept loop drops the listener; connections
                             // already accepted run on their own tasks and finish.
-                            task.abort();
-                            let _ = task.await;
+                            open.task.abort();
+                            let _ = open.task.await;
+                            drop(open.socket);
                             tracing::info!(port, "tenant port closed");
                         }
                         let _ = done.send(());
                     }
                     None => break,
+                },
+                phase = next_phase(&mut phases) => match phase {
+                    Ok(ExecutionPhase::GracefulUpgradeTransferringFds) => self.hand_over(&accepting),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => phases = None,
                 },
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
@@ -127,9 +182,19 @@ impl BackgroundService for TenantPorts {
                 }
             }
         }
-        for (_, task) in accepting {
-            task.abort();
+        for (_, open) in accepting {
+            open.task.abort();
         }
+    }
+}
+
+/// The next phase, or never once there are none to watch.
+async fn next_phase(
+    phases: &mut Option<broadcast::Receiver<ExecutionPhase>>,
+) -> Result<ExecutionPhase, broadcast::error::RecvError> {
+    match phases {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -44,6 +44,26 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
             .map(|d| (d, loaded.config.server.tenant_log_days)),
     );
     let config = loaded.config;
+    // On an upgrade, the sockets come over first: listen for the tenant ports before
+    // pingora's bootstrap takes its own listeners, then read them (see `handover.rs`).
+    let handover_sock = crate::handover::ports_sock(&config.server.upgrade_sock);
+    let receiver = upgrade
+        .then(|| crate::handover::Receiver::listen(&handover_sock))
+        .and_then(|r| {
+            r.inspect_err(|e| tracing::warn!(error = %e, "cannot listen for the tenant ports; binding them anew"))
+                .ok()
+        });
+    let mut server = pingora_server(&config, upgrade);
+    server.bootstrap();
+    let inherited = receiver
+        .map(|r| match r.receive(crate::ports::HANDOVER_TIMEOUT) {
+            Ok(ports) => ports,
+            Err(e) => {
+                tracing::warn!(error = %e, "no tenant ports from the old process; binding them anew");
+                Default::default()
+            }
+        })
+        .unwrap_or_default();
     let core = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("xgate-core")
@@ -87,7 +107,11 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
             .map(|n| n.get())
             .unwrap_or(2)
     });
-    let (tenant_ports, ports) = TenantPorts::new(Arc::new(Bridge::new(gw.clone())));
+    let (tenant_ports, ports) = TenantPorts::new(
+        Arc::new(Bridge::new(gw.clone())),
+        server.watch_execution_phase(),
+        handover_sock,
+    );
     let includes = config.server.include.clone();
     let reloader = match Reloader::start(
         core.handle().clone(),
@@ -95,6 +119,7 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
         path.to_path_buf(),
         config.clone(),
         ports,
+        inherited,
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -117,29 +142,6 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
             }
         }
     };
-
-    let mut conf = ServerConf {
-        threads: config.server.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        }),
-        pid_file: config.server.pid_file.display().to_string(),
-        upgrade_sock: config.server.upgrade_sock.display().to_string(),
-        grace_period_seconds: Some(config.server.grace_period_seconds),
-        graceful_shutdown_timeout_seconds: Some(config.server.graceful_shutdown_timeout_seconds),
-        ..ServerConf::default()
-    };
-    conf.daemon = false;
-    let opt = Opt {
-        upgrade,
-        daemon: false,
-        nocapture: false,
-        test: false,
-        conf: None,
-    };
-    let mut server = Server::new_with_opt_and_conf(opt, conf);
-    server.bootstrap();
 
     let mut service = Service::new("xgate".to_string(), Bridge::new(gw.clone()));
     for addr in listeners(&config) {
@@ -170,6 +172,31 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
     // The core runtime must outlive serving; run_forever ends the process itself.
     let _core = core;
     server.run_forever()
+}
+
+/// pingora's server: its threads, pid file, upgrade socket and shutdown timing.
+fn pingora_server(config: &Config, upgrade: bool) -> Server {
+    let mut conf = ServerConf {
+        threads: config.server.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
+        pid_file: config.server.pid_file.display().to_string(),
+        upgrade_sock: config.server.upgrade_sock.display().to_string(),
+        grace_period_seconds: Some(config.server.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(config.server.graceful_shutdown_timeout_seconds),
+        ..ServerConf::default()
+    };
+    conf.daemon = false;
+    let opt = Opt {
+        upgrade,
+        daemon: false,
+        nocapture: false,
+        test: false,
+        conf: None,
+    };
+    Server::new_with_opt_and_conf(opt, conf)
 }
 
 pub fn migrate_only(path: &Path) -> ExitCode {

@@ -22,6 +22,7 @@ pub mod api;
 pub mod binaries;
 pub mod bot_sim;
 pub mod browser;
+pub mod certs;
 pub mod config_tree;
 pub mod database;
 pub mod kdc;

@@ -100,7 +100,7 @@ impl Slapd {
         let dir = tempfile::tempdir().expect("tempdir for slapd");
         let p = dir.path();
         std::fs::create_dir_all(p.join("db")).expect("slapd db dir");
-        write_certificates(p);
+        crate::certs::write_certificates(p);
         std::fs::write(p.join("xgate-ad.schema"), SCHEMA).expect("schema");
         std::fs::write(p.join("slapd.conf"), config(p, suffix)).expect("slapd.conf");
         std::fs::write(p.join("data.ldif"), ldif(suffix, users)).expect("ldif");
@@ -307,28 +307,4 @@ fn ldif(suffix: &str, users: &[LdapUser]) -> String {
         let _ = writeln!(t, "member: uid={},ou=people,{suffix}", u.login);
     }
     t
-}
-
-/// A CA and a server certificate for 127.0.0.1 signed by it (a trust anchor must be a
-/// CA: rustls does not accept a self-signed leaf as its own root).
-fn write_certificates(p: &Path) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "xgate test directory CA");
-    let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().expect("server key");
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .expect("server params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "127.0.0.1");
-    let cert = params.signed_by(&key, &issuer).expect("server certificate");
-    std::fs::write(p.join("ca.pem"), ca.pem()).expect("ca.pem");
-    std::fs::write(p.join("server.pem"), cert.pem()).expect("server.pem");
-    std::fs::write(p.join("server.key"), key.serialize_pem()).expect("server.key");
 }

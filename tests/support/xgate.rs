@@ -331,6 +331,8 @@ pub struct Xgate {
     ops: SocketAddr,
     tenant_ports: HashMap<String, u16>,
     secrets: Arc<Vec<String>>,
+    /// The environment given to the process, for its successor after an upgrade.
+    env: Vec<(String, String)>,
     config: PathBuf,
     stdout: PathBuf,
     stderr: PathBuf,
@@ -392,17 +394,16 @@ impl Xgate {
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(&stdout).expect("stdout file"))
                 .stderr(std::fs::File::create(&stderr).expect("stderr file"));
-            for (k, v) in &spec.env {
-                cmd.env(k, v);
-            }
+            let mut env = spec.env.clone();
             for t in &spec.tenants {
                 if let Some(secret) = t.secret() {
-                    cmd.env(t.token_env(), secret);
+                    env.push((t.token_env(), secret.to_string()));
                 }
                 if let Some(key) = &t.jwt_key {
-                    cmd.env(t.jwt_env(), key);
+                    env.push((t.jwt_env(), key.clone()));
                 }
             }
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
             let mut child = cmd.spawn().expect("spawn xgate");
             reaper::adopt(child.id());
             match wait_ready(&mut child, ops) {
@@ -414,6 +415,7 @@ impl Xgate {
                         ops,
                         tenant_ports,
                         secrets,
+                        env,
                         config,
                         stdout,
                         stderr,
@@ -504,6 +506,77 @@ impl Xgate {
 
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// pingora's graceful upgrade, as an operator runs it: start `xgate serve --upgrade`
+    /// on the same config, wait until it listens for the sockets, send SIGQUIT to the
+    /// running process and wait for it to exit. The new process is this `Xgate` from
+    /// then on; its output goes to `run/xgate.<n>.stderr`.
+    pub fn upgrade(&self, generation: u32) -> Result<(), String> {
+        let run_dir = self.stderr.parent().expect("run dir").to_path_buf();
+        let sock = run_dir.join("upgrade.sock");
+        let stderr = run_dir.join(format!("xgate.{generation}.stderr"));
+        let mut cmd = Command::new(binaries::xgate());
+        cmd.arg("serve")
+            .arg("--upgrade")
+            .arg("--config")
+            .arg(&self.config)
+            .current_dir(&run_dir)
+            .env_remove("RUST_LOG")
+            .env_remove("XGATE_CONFIG")
+            .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).map_err(|e| e.to_string())?);
+        // A socket left by an earlier upgrade must not pass for the new process's.
+        let _ = std::fs::remove_file(&sock);
+        let mut new = cmd.spawn().map_err(|e| e.to_string())?;
+        reaper::adopt(new.id());
+        shared::register_log(
+            format!("xgate stderr (generation {generation})"),
+            stderr.clone(),
+        );
+        // The new process announces itself by creating the upgrade socket.
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !sock.exists() {
+            if let Ok(Some(status)) = new.try_wait() {
+                return Err(format!("the new xgate exited with {status}"));
+            }
+            if Instant::now() > deadline {
+                return Err("the new xgate never listened for the sockets".into());
+            }
+            // Polling interval, not synchronisation: the loop ends on the condition above.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let old_pid = self.pid();
+        let status = Command::new("kill")
+            .args(["-QUIT", &old_pid.to_string()])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("kill -QUIT {old_pid} failed"));
+        }
+        let mut guard = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let mut old = guard.take().expect("xgate is running");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let exit = loop {
+            if let Some(status) = old.try_wait().map_err(|e| e.to_string())? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                return Err("the old xgate did not exit after SIGQUIT".into());
+            }
+            // Polling interval, not synchronisation: the loop ends on the condition above.
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        reaper::release(old_pid);
+        *guard = Some(new);
+        drop(guard);
+        if !exit.success() {
+            return Err(format!("the old xgate exited with {exit}"));
+        }
+        Ok(())
     }
 
     pub fn kill(&self) {

@@ -52,24 +52,38 @@ struct State {
 
 impl Reloader {
     /// Takes over after the initial load: `config` and `version` are what `gw` serves.
-    /// Binds the initial tenant ports; an error here means xgate cannot start.
+    /// Opens the initial tenant ports, on the sockets `inherited` from the process this
+    /// one replaces where it has them (graceful upgrade); an error means xgate cannot
+    /// start. Inherited sockets no tenant claims any more are closed.
     pub fn start(
         core: tokio::runtime::Handle,
         gw: Arc<Gateway>,
         path: PathBuf,
         config: Config,
         ports: PortsHandle,
+        mut inherited: HashMap<SocketAddr, std::net::TcpListener>,
     ) -> Result<Arc<Reloader>, String> {
         let tenant_ip = tenant_ip(&config);
         let mut bound = BTreeSet::new();
         for t in config.tenants.values() {
             for &p in &t.ports {
-                let listener = PortsHandle::bind(SocketAddr::new(tenant_ip, p))
-                    .map_err(|e| format!("tenant `{}`: cannot listen on port {p}: {e}", t.id))?;
+                let addr = SocketAddr::new(tenant_ip, p);
+                let listener = match inherited.remove(&addr) {
+                    // Non-blocking already (a flag of the shared socket); set again anyway:
+                    // the accept loop requires it.
+                    Some(l) => l
+                        .set_nonblocking(true)
+                        .map(|()| l)
+                        .map_err(|e| format!("tenant `{}`: inherited port {p}: {e}", t.id))?,
+                    None => PortsHandle::bind(addr).map_err(|e| {
+                        format!("tenant `{}`: cannot listen on port {p}: {e}", t.id)
+                    })?,
+                };
                 ports.open(p, listener);
                 bound.insert(p);
             }
         }
+        drop(inherited);
         let version = gw.snapshot().version();
         let last = ReloadReport::startup(version, config.tenants.len());
         gw.metrics.reload_finished(&last, 0);
