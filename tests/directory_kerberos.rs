@@ -17,6 +17,7 @@ struct Env {
     /// Another realm, with its own `alice` and its own `HTTP/localhost`.
     foreign: Kdc,
     _dir: Slapd,
+    _globex_dir: Slapd,
     _sim: BotSim,
     gw: Xgate,
 }
@@ -33,7 +34,19 @@ fn env() -> Lease<Env> {
                 .name("Alice Liddell")
                 .sip("4951234")],
         );
+        // globex lives in the other forest: its own realm, keytab and directory.
+        let globex_dir = Slapd::start(
+            "dc=globex,dc=test",
+            &[LdapUser::new("alice", LDAP_PW, "alice@globex.test").name("Alice of Globex")],
+        );
         let sim = BotSim::bearer();
+        let globex_auth = format!(
+            "mode = \"kerberos+ldap\"\n\n[tenants.globex.auth.kerberos]\nkeytab = \"{}\"\n\
+             service_principal = \"{}\"\n\n[tenants.globex.auth.ldap]\n{}",
+            foreign.keytab().display(),
+            foreign.service_principal(),
+            globex_dir.ldap_section(&globex_dir.ldaps_url(), false)
+        );
         let auth = format!(
             "mode = \"kerberos+ldap\"\n\n[tenants.acme.auth.kerberos]\nkeytab = \"{}\"\n\
              service_principal = \"{}\"\n\n[tenants.acme.auth.ldap]\n{}",
@@ -48,12 +61,18 @@ fn env() -> Lease<Env> {
                     .bot(&sim)
                     .auth_toml(auth),
             )
+            .tenant(
+                TenantSpec::new("globex", "Globex", &["globex.test"])
+                    .bot(&sim)
+                    .auth_toml(globex_auth),
+            )
             .env("KRB5_CONFIG", &kdc.krb5_conf().display().to_string())
             .start();
         Env {
             kdc,
             foreign,
             _dir: dir,
+            _globex_dir: globex_dir,
             _sim: sim,
             gw,
         }
@@ -152,4 +171,67 @@ async fn kerberos_plus_ldap_offers_both_and_accepts_basic() {
         .await
         .expect(200);
     assert_eq!(env.kdc.realm(), "TEST.XGATE");
+}
+
+/// A domain-joined Outlook on the shared listener sends its ticket and no address: the
+/// ticket's realm and service pick the tenant, whose keytab then checks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_shared_listener_the_ticket_picks_the_tenant() {
+    let env = env();
+    let shared = |path: &str| format!("http://localhost:{}{path}", env.gw.shared_addr().port());
+
+    let acme = env.kdc.kinit("alice", KRB_PW);
+    let (status, text) = env.kdc.curl(&acme, "GET", &shared("/api/settings"), None);
+    assert_eq!(status, 200, "no address, the ticket names acme: {text}");
+    let body = old_client_create("alice@acme.test", 1049).to_string();
+    let (status, text) = env
+        .kdc
+        .curl(&acme, "POST", &shared("/api/meetings"), Some(&body));
+    assert_eq!(status, 201, "{text}");
+
+    let globex = env.foreign.kinit("alice", KRB_PW);
+    let body = old_client_create("alice@globex.test", 1049).to_string();
+    let (status, text) = env
+        .foreign
+        .curl(&globex, "POST", &shared("/api/meetings"), Some(&body));
+    assert_eq!(
+        status, 201,
+        "the other realm's ticket goes to globex: {text}"
+    );
+    let meeting: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(meeting["creator"], "alice@globex.test");
+    let html = meeting["invitation"]["html"].as_str().expect("html");
+    assert!(html.contains("Alice of Globex"), "{html}");
+
+    // The ticket chose globex; its alice cannot create as acme's alice.
+    let body = old_client_create("alice@acme.test", 1049).to_string();
+    let (status, text) = env
+        .foreign
+        .curl(&globex, "POST", &shared("/api/meetings"), Some(&body));
+    assert_eq!(status, 403, "{text}");
+}
+
+/// curl asks for mutual authentication, as Windows clients do: the accepted answer
+/// carries the server's own Kerberos token, as IIS sent it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_proves_the_server_to_the_client() {
+    let env = env();
+    let cache = env.kdc.kinit("alice", KRB_PW);
+    let token = env.kdc.token(&cache);
+    let reply = env
+        .gw
+        .on_port("acme")
+        .with_header(
+            "authorization",
+            &format!("Negotiate {}", BASE64.encode(&token)),
+        )
+        .get("/api/settings")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let proof = reply
+        .header("www-authenticate")
+        .and_then(|v| v.strip_prefix("Negotiate "))
+        .unwrap_or_else(|| panic!("no Negotiate reply: {:?}", reply.headers));
+    let proof = BASE64.decode(proof).expect("base64");
+    assert!(proof.len() > 16, "a real AP-REP/SPNEGO answer: {proof:?}");
 }

@@ -68,8 +68,11 @@ pub async fn authenticate(
                 client: conn.peer.map(|p| p.ip()),
                 secure: conn.tls || conn.peer.is_some_and(|p| p.ip().is_loopback()),
             };
-            let (result, outcome) = directory.authenticate(creds, origin).await;
+            let ((result, outcome), reply) = directory.authenticate_with_reply(creds, origin).await;
             scope.set_directory_outcome(outcome);
+            if let Some(token) = reply {
+                scope.set_negotiate_reply(&token);
+            }
             result.map_err(|e| ApiError::Directory(e, mode))
         }
         AuthMode::None => {

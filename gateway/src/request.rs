@@ -44,7 +44,13 @@ pub async fn resolve(
     // On a shared listener a Basic login that is an address names the tenant best: it
     // is the identity about to be checked. Otherwise the claimed address does.
     let hint = Credentials::basic_login(headers).or_else(|| claimed.clone());
-    let tenant = resolve_tenant(conn, hint.as_deref(), scope)?;
+    let tenant = match ticket_tenant(conn, headers) {
+        Some(t) => {
+            scope.set_tenant(t.id(), t.config.default_language);
+            t
+        }
+        None => resolve_tenant(conn, hint.as_deref(), scope)?,
+    };
     let principal = authenticate(&tenant, conn, headers, claimed.as_deref(), scope).await?;
     // Every later line of this request names the user (never a password: only the mail).
     tracing::Span::current().record("user", principal.mail.as_str());
@@ -70,6 +76,20 @@ pub async fn resolve_optional_user(
     }
     let caller = resolve(conn, headers, None, scope).await?;
     Ok((caller.tenant, Some(caller.principal)))
+}
+
+/// On a shared listener, a Kerberos ticket names its service (and realm) in clear: the
+/// tenant whose `service_principal` it is, so a domain-joined Outlook that sends no
+/// address still finds its tenant. Only picks; that tenant's keytab then checks it.
+fn ticket_tenant(conn: &Conn, headers: &HeaderMap) -> Option<Arc<Tenant>> {
+    if conn.snapshot.table.by_port(conn.local.port()).is_some() {
+        return None;
+    }
+    let Ok(Some(Credentials::Negotiate(token))) = Credentials::from_headers(headers) else {
+        return None;
+    };
+    let service = crate::directory::ticket::service_principal(&token)?;
+    conn.snapshot.table.by_service_principal(&service).cloned()
 }
 
 fn resolve_tenant(

@@ -22,6 +22,8 @@ pub struct RequestScope {
     tenant_lang: Arc<OnceLock<Language>>,
     tenant: Arc<OnceLock<String>>,
     directory_outcome: Arc<OnceLock<&'static str>>,
+    /// `Negotiate <token>` for the answer: Kerberos mutual authentication.
+    negotiate_reply: Arc<OnceLock<String>>,
 }
 
 impl RequestScope {
@@ -34,6 +36,13 @@ impl RequestScope {
         let _ = self.tenant.set(id.to_string());
         let _ = self.tenant_lang.set(default_language);
         tracing::Span::current().record("tenant", id);
+    }
+
+    /// The client asked the server to prove itself too; the answer carries the proof.
+    pub fn set_negotiate_reply(&self, token: &[u8]) {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(token);
+        let _ = self.negotiate_reply.set(format!("Negotiate {encoded}"));
     }
 
     /// What the tenant's directory answered, for `xgate_directory_calls_total`.
@@ -76,6 +85,11 @@ pub async fn around(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next
     let mut resp = next.run(req).await;
     if let Some(origin) = cors_origin(scope.tenant()) {
         cors::decorate(resp.headers_mut(), &origin);
+    }
+    if let Some(reply) = scope.negotiate_reply.get()
+        && let Ok(value) = header::HeaderValue::from_str(reply)
+    {
+        resp.headers_mut().append(header::WWW_AUTHENTICATE, value);
     }
     if let (Some(tenant), Some(outcome)) = (scope.tenant(), scope.directory_outcome.get()) {
         gw.metrics.directory_call(tenant, outcome);

@@ -35,6 +35,9 @@ pub struct TenantTable {
     tenants: HashMap<String, Arc<Tenant>>,
     by_port: HashMap<u16, Arc<Tenant>>,
     by_domain: HashMap<String, Arc<Tenant>>,
+    /// Kerberos service principal -> tenant; `None` where several tenants name the same
+    /// one (one forest shared by several tenants): the ticket then picks nobody.
+    by_service: HashMap<String, Option<Arc<Tenant>>>,
 }
 
 impl TenantTable {
@@ -79,6 +82,12 @@ impl TenantTable {
                 .entry(d.clone())
                 .or_insert_with(|| tenant.clone());
         }
+        if let Some(k) = &tenant.config.auth.kerberos {
+            self.by_service
+                .entry(k.service_principal.clone())
+                .and_modify(|claim| *claim = None)
+                .or_insert_with(|| Some(tenant.clone()));
+        }
         self.tenants.insert(tenant.config.id.clone(), tenant);
     }
 
@@ -108,6 +117,11 @@ impl TenantTable {
 
     pub fn ports(&self) -> impl Iterator<Item = u16> + '_ {
         self.by_port.keys().copied()
+    }
+
+    /// The one tenant whose Kerberos `service_principal` is `principal`, if exactly one is.
+    pub fn by_service_principal(&self, principal: &str) -> Option<&Arc<Tenant>> {
+        self.by_service.get(principal)?.as_ref()
     }
 
     /// The tenant for a user's mail address, most specific domain first:

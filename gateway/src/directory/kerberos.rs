@@ -32,11 +32,17 @@ impl Kerberos {
         })
     }
 
-    /// The account name (`alice` of `alice@ACME.LOCAL`) the token proves.
-    pub fn accept(&self, token: &[u8]) -> Result<String, String> {
+    /// The account name (`alice` of `alice@ACME.LOCAL`) the token proves, and the token
+    /// to send back (`WWW-Authenticate: Negotiate <it>`) when the client asked for mutual
+    /// authentication, as IIS does.
+    pub fn accept(&self, token: &[u8]) -> Result<(String, Option<Vec<u8>>), String> {
         let cred = self.acceptor_cred()?;
         let mut ctx = ServerCtx::new(Some(cred));
-        ctx.step(token, None).map_err(|e| e.to_string())?;
+        let reply = ctx
+            .step(token, None)
+            .map_err(|e| e.to_string())?
+            .map(|buf| buf.to_vec())
+            .filter(|b| !b.is_empty());
         if !ctx.is_complete() {
             // Kerberos through SPNEGO completes in one token; NTLM would not.
             return Err("the token needs more round trips (not Kerberos?)".into());
@@ -56,7 +62,7 @@ impl Kerberos {
         if realm != self.realm {
             return Err(format!("principal `{name}` is not of realm {}", self.realm));
         }
-        Ok(user.to_string())
+        Ok((user.to_string(), reply))
     }
 
     /// Acceptor credentials from this tenant's keytab (`gss_acquire_cred_from`, a MIT

@@ -13,6 +13,7 @@ pub mod cors;
 pub mod kerberos;
 pub mod ldap;
 pub mod throttle;
+pub mod ticket;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -163,16 +164,37 @@ impl Directory {
         creds: Option<Credentials>,
         origin: Origin,
     ) -> (Result<Principal, DirectoryError>, &'static str) {
+        let (result, _) = self.authenticate_with_reply(creds, origin).await;
+        result
+    }
+
+    /// As `authenticate`, with the Kerberos reply token for mutual authentication.
+    pub async fn authenticate_with_reply(
+        &self,
+        creds: Option<Credentials>,
+        origin: Origin,
+    ) -> (
+        (Result<Principal, DirectoryError>, &'static str),
+        Option<Vec<u8>>,
+    ) {
+        let mut reply = None;
         let result = match creds {
             None => Err(DirectoryError::NoCredentials),
             Some(Credentials::Basic { login, password }) if self.offers_basic() => {
                 self.basic(&login, &password, origin).await
             }
             Some(Credentials::Negotiate(token)) if self.kerberos.is_some() => {
-                self.negotiate(token, origin).await
+                self.negotiate(token, origin, &mut reply).await
             }
             Some(_) => Err(DirectoryError::NoCredentials),
         };
+        let outcome = Self::outcome(result);
+        (outcome, reply)
+    }
+
+    fn outcome(
+        result: Result<(Principal, bool), DirectoryError>,
+    ) -> (Result<Principal, DirectoryError>, &'static str) {
         match result {
             Ok((p, cached)) => (Ok(p), if cached { "cached" } else { "ok" }),
             Err(e) => {
@@ -236,6 +258,7 @@ impl Directory {
         &self,
         token: Vec<u8>,
         origin: Origin,
+        reply: &mut Option<Vec<u8>>,
     ) -> Result<(Principal, bool), DirectoryError> {
         let throttled = |wait| DirectoryError::Throttled { retry_after: wait };
         self.throttle
@@ -250,7 +273,10 @@ impl Directory {
             })
             .await?;
         let login = match accepted {
-            Ok(login) => login,
+            Ok((login, token)) => {
+                *reply = token;
+                login
+            }
             Err(reason) => {
                 return Err(self.failed("", origin, DirectoryError::TokenRefused(reason)));
             }
