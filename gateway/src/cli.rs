@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `migrate`.
+//! The command line: `serve`, `check`, `diagnose`, `migrate`, `reload`, `import-iis`, `admin`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +35,10 @@ pub enum Command {
         #[arg(long, short, default_value = "config/xgate.toml", env = "XGATE_CONFIG")]
         config: PathBuf,
     },
+    /// Check one tenant step by step, as the installation guide does by hand: config, bot
+    /// (with and without its token), optionally a test conference, database, directory.
+    /// Prints OK/FAIL/SKIP per step with a fix under each failure; exit 1 if any failed.
+    Diagnose(crate::diagnose::DiagnoseArgs),
     /// Ask the running xgate (found through the config's `ops_listen`) to reload now;
     /// prints the report and exits 1 if nothing could be applied.
     Reload {
@@ -80,6 +84,7 @@ pub fn run() -> ExitCode {
             upgrade,
         } => crate::serve::serve(&config, !no_migrate, upgrade),
         Command::Check { config } => check(&config),
+        Command::Diagnose(args) => crate::diagnose::run(&args),
         Command::Migrate { config } => crate::serve::migrate_only(&config),
         Command::Reload { config } => reload(&config),
         Command::ImportIis(args) => crate::import_iis::run(&args),

@@ -5,6 +5,7 @@ pub mod body;
 pub mod bot;
 pub mod bridge;
 pub mod cli;
+pub mod diagnose;
 pub mod directory;
 pub mod error;
 pub mod handover;

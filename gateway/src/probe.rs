@@ -36,15 +36,34 @@ pub async fn probe_all(gw: &Gateway) {
         .map(|t| (t.id().to_string(), snapshot.bot(t).clone()))
         .collect();
     let results: Vec<(String, bool)> = futures_util::stream::iter(bots)
-        .map(|(id, bot)| async move {
-            let up = match bot.delete(NO_CONFERENCE, NO_ACTOR).await {
-                Ok(()) | Err(BotError::Rejected { .. }) => true,
-                Err(_) => false,
-            };
-            (id, up)
-        })
+        .map(|(id, bot)| async move { (id, ask(&bot).await.is_ok()) })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
     gw.metrics.set_bot_up(&results);
+}
+
+/// The bot's answer to the probe when it answered with its envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeAnswer {
+    pub status: u16,
+    /// What the bot said (`conference_not_found`, `actor_not_found`...); `None` if it
+    /// claimed to have deleted the conference that cannot exist.
+    pub reason: Option<String>,
+}
+
+/// One harmless question to one bot (see the module's comment). `Ok`: the bot is up and
+/// took the credentials `bot` sends; `Err`: why not. `xgate diagnose` asks the same.
+pub async fn ask(bot: &BotClient) -> Result<ProbeAnswer, BotError> {
+    match bot.delete(NO_CONFERENCE, NO_ACTOR).await {
+        Ok(()) => Ok(ProbeAnswer {
+            status: 204,
+            reason: None,
+        }),
+        Err(BotError::Rejected { status, reason, .. }) => Ok(ProbeAnswer {
+            status,
+            reason: Some(reason),
+        }),
+        Err(e) => Err(e),
+    }
 }

@@ -598,3 +598,65 @@ async fn postgres_start_migrates_only_what_the_catalog_lacks() {
     );
     db.close().await;
 }
+
+/// `inspect` (for `xgate diagnose`) reports a tenant never migrated as missing without
+/// creating its file, schema or catalog entry, and a migrated tenant as current.
+async fn inspect_reads_without_creating(url: &str, db: &Database) {
+    use xgate_tenants::store::{MigrationState, inspect};
+    let before = inspect(url, "acme", "t_acme").await.unwrap();
+    assert_eq!(before.migrations, MigrationState::Missing);
+    // Still missing: looking did not create it.
+    let again = inspect(url, "acme", "t_acme").await.unwrap();
+    assert_eq!(again.migrations, MigrationState::Missing);
+    db.migrate_tenant("acme", "t_acme").await.unwrap();
+    let after = inspect(url, "acme", "t_acme").await.unwrap();
+    assert!(
+        matches!(after.migrations, MigrationState::Current { version } if version >= 2),
+        "{after:?}"
+    );
+    assert_eq!(after.backend, db.backend());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tenants");
+    let url = format!("sqlite://{}", data.display());
+    let db = Database::open(&url, 2).unwrap();
+    inspect_reads_without_creating(&url, &db).await;
+    db.close().await;
+    // A data directory that does not exist is an error, and is not created.
+    let gone = dir.path().join("nowhere");
+    let err = xgate_tenants::store::inspect(&format!("sqlite://{}", gone.display()), "acme", "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+    assert!(!gone.exists());
+    let files: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|f| f.starts_with("acme.db") || f.starts_with("_catalog")),
+        "{files:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_postgres() {
+    let (db, guard) = postgres_db(2).await;
+    let TestDb::Postgres(name) = &guard else {
+        unreachable!()
+    };
+    let url = format!("{PG_SERVER}/{name}");
+    inspect_reads_without_creating(&url, &db).await;
+    db.close().await;
+    let err =
+        xgate_tenants::store::inspect("postgres://xgate:s3cretpw@127.0.0.1:1/x", "acme", "acme")
+            .await
+            .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("s3cretpw"));
+}

@@ -260,13 +260,103 @@ fn no_result() -> BotError {
 
 /// reqwest's Display includes the URL, which is configuration and never carries
 /// credentials (the config refuses `user:pass@` in a bot URL); the token travels in a
-/// header and never appears here.
+/// header and never appears here. The causes are appended ("Connection refused", the
+/// certificate problem): reqwest's own text says only "error sending request".
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
+    } else if is_tls(e) {
+        format!("{TLS_FAILED}: {}", with_causes(e))
     } else if e.is_connect() {
-        format!("connection failed: {e}")
+        format!("connection failed: {}", with_causes(e))
     } else {
-        e.to_string()
+        with_causes(e)
+    }
+}
+
+/// How an `Unavailable` message starts when TLS (not the network) failed.
+const TLS_FAILED: &str = "TLS failed";
+
+impl BotError {
+    /// The connection was made but TLS failed (certificate, protocol): not a network fault.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, BotError::Unavailable(m) if m.starts_with(TLS_FAILED))
+    }
+}
+
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// rustls's error somewhere in the chain. tokio-rustls hands it over inside an
+/// `io::Error` (itself inside another one), whose `source()` skips the error it wraps,
+/// hence `get_ref` to descend.
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<rustls::Error>() {
+            return true;
+        }
+        cause = match c.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// `xgate diagnose` tells "TLS failed" from "no connection" by `is_tls`: TLS to a
+    /// plain HTTP server, and a closed port.
+    #[tokio::test]
+    async fn tls_failures_are_told_apart_from_connection_failures() {
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = plain.local_addr().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            if let Some(Ok(mut s)) = plain.incoming().next() {
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            }
+        });
+        let client = shared_client(Duration::from_secs(2), None).unwrap();
+        let e = client
+            .get(format!("https://{addr}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let err = BotError::Unavailable(describe(&e));
+        assert!(err.is_tls(), "{err}");
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let e = client
+            .get(format!("https://{addr}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let err = BotError::Unavailable(describe(&e));
+        assert!(!err.is_tls(), "{err}");
+        // The cause, not only reqwest's "error sending request".
+        assert!(err.to_string().contains("refused"), "{err}");
     }
 }

@@ -65,6 +65,12 @@ impl Kerberos {
         Ok((user.to_string(), reply))
     }
 
+    /// Whether acceptor credentials can be had from the keytab at all, without a
+    /// client's token: for `xgate diagnose`.
+    pub fn check_keytab(&self) -> Result<(), String> {
+        self.acceptor_cred().map(|_| ())
+    }
+
     /// Acceptor credentials from this tenant's keytab (`gss_acquire_cred_from`, a MIT
     /// extension), any service principal the keytab holds.
     fn acceptor_cred(&self) -> Result<Cred, String> {

@@ -73,26 +73,34 @@ impl Ldap {
     /// Who `login` is (a user Kerberos has already authenticated).
     pub async fn lookup(&self, login: &str) -> Result<Principal, DirectoryError> {
         let mut conn = self.connect().await?;
-        let found = self.find(&mut conn, login).await?;
-        let in_group = self.in_required_group(&mut conn, &found.dn).await?;
+        let result = self.lookup_on(&mut conn, login).await;
         let _ = conn.unbind().await;
-        if in_group {
+        result
+    }
+
+    /// `lookup` on a connection already bound as the service account.
+    pub async fn lookup_on(
+        &self,
+        conn: &mut ldap3::Ldap,
+        login: &str,
+    ) -> Result<Principal, DirectoryError> {
+        let found = self.find(conn, login).await?;
+        if self.in_required_group(conn, &found.dn).await? {
             Ok(found.principal)
         } else {
             Err(DirectoryError::NotInGroup)
         }
     }
 
-    /// Connects and binds as the service account.
-    async fn connect(&self) -> Result<ldap3::Ldap, DirectoryError> {
+    /// The connection alone: TCP, then TLS for `ldaps://` or StartTLS for `ldap://`.
+    /// Separate from the bind so that `xgate diagnose` can tell which of them failed.
+    pub async fn open(&self) -> Result<ldap3::Ldap, ldap3::LdapError> {
         let s = &self.settings;
         let conn_settings = LdapConnSettings::new()
             .set_conn_timeout(self.connect_timeout)
             .set_config(self.tls.clone())
             .set_starttls(s.starttls);
-        let (driver, mut conn) = LdapConnAsync::with_settings(conn_settings, &s.url)
-            .await
-            .map_err(unavailable)?;
+        let (driver, conn) = LdapConnAsync::with_settings(conn_settings, &s.url).await?;
         // The driver lives as long as this one request's connection: it ends when the
         // connection is unbound or dropped, so it never outlives the runtime it runs on.
         tokio::spawn(async move {
@@ -100,10 +108,23 @@ impl Ldap {
                 tracing::debug!(error = %e, "LDAP connection ended");
             }
         });
-        let bind = conn
-            .simple_bind(&s.bind_dn, s.bind_password.expose())
-            .await
-            .map_err(unavailable)?;
+        Ok(conn)
+    }
+
+    /// Binds `conn` as the service account and returns the LDAP result as the directory
+    /// gave it (`rc` 0: bound; 49: wrong DN or password).
+    pub async fn bind_service(
+        &self,
+        conn: &mut ldap3::Ldap,
+    ) -> Result<ldap3::LdapResult, ldap3::LdapError> {
+        let s = &self.settings;
+        conn.simple_bind(&s.bind_dn, s.bind_password.expose()).await
+    }
+
+    /// Connects and binds as the service account.
+    async fn connect(&self) -> Result<ldap3::Ldap, DirectoryError> {
+        let mut conn = self.open().await.map_err(unavailable)?;
+        let bind = self.bind_service(&mut conn).await.map_err(unavailable)?;
         if bind.rc != 0 {
             // The service account is configuration: its failure is the directory's, not
             // the user's, so it is a 503 and an operator's alert, not a 401.

@@ -311,7 +311,7 @@ fn bot_users(contact: ContactType, mails: Vec<String>) -> Vec<String> {
     }
 }
 
-fn new_access_code() -> String {
+pub(crate) fn new_access_code() -> String {
     format!("{:06}", rand::rng().random_range(0..1_000_000))
 }
 

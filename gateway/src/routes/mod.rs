@@ -1,7 +1,7 @@
 //! The add-in API's routes (one file per resource) and the ops routes.
 
 mod admin;
-mod meetings;
+pub(crate) mod meetings;
 mod ops;
 mod ops_view;
 mod settings;

@@ -16,6 +16,7 @@
 //! - Timestamps are kept to the microsecond on both backends (PostgreSQL's `TIMESTAMPTZ`
 //!   precision); finer parts are truncated on write so both backends round-trip identically.
 
+mod inspect;
 mod postgres;
 mod sqlite;
 
@@ -31,6 +32,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::meeting::Meeting;
+
+pub use inspect::{Inspection, MigrationState};
 
 pub use admin::{AdminRow, AuditEntry, DeleteAdmin, NewTemplate, StoredTemplate, TemplateImage};
 
@@ -346,6 +349,23 @@ impl Database {
             Inner::Postgres(pg) => pg.close().await,
             Inner::Sqlite(lite) => lite.close().await,
         }
+    }
+}
+
+/// Where one tenant's storage stands, read without creating or changing anything: no
+/// directory, file, schema or catalog row (see `inspect.rs`). For `xgate diagnose`.
+///
+/// PostgreSQL uses only `schema`; SQLite uses only `tenant_id`. Errors never hold the URL.
+pub async fn inspect(url: &str, tenant_id: &str, schema: &str) -> Result<Inspection, StoreError> {
+    if let Some(dir) = url.strip_prefix("sqlite://") {
+        sqlite::inspect(dir, tenant_id).await
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::inspect(url, schema).await
+    } else {
+        let scheme = url.split_once(':').map_or("", |(s, _)| s);
+        Err(StoreError::InvalidUrl(format!(
+            "unsupported scheme {scheme:?}; expected sqlite://DIR or postgres://…"
+        )))
     }
 }
 

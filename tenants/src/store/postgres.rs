@@ -22,9 +22,10 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
 
+use super::inspect::{Inspection, MigrationState, compare};
 use super::{
-    Cache, PoolStats, Rejected, Statements, StoreError, Target, cached, can_spawn_maintenance,
-    quote_ident, validate_schema_name,
+    Backend, Cache, PoolStats, Rejected, Statements, StoreError, Target, cached,
+    can_spawn_maintenance, quote_ident, validate_schema_name,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -142,6 +143,61 @@ impl PgBackend {
 
 fn latest_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// `inspect` for PostgreSQL: one connection of its own, read-only queries, closed after.
+pub(super) async fn inspect(url: &str, schema: &str) -> Result<Inspection, StoreError> {
+    validate_schema_name(schema).map_err(|reason| StoreError::InvalidSchema {
+        schema: schema.to_owned(),
+        reason,
+    })?;
+    let connect = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::InvalidUrl(redact(e.to_string(), url)))?
+        .application_name("xgate diagnose");
+    let mut conn = PgConnection::connect_with(&connect).await?;
+    let result = inspect_on(&mut conn, schema).await;
+    let _ = conn.close().await;
+    result
+}
+
+async fn inspect_on(conn: &mut PgConnection, schema: &str) -> Result<Inspection, StoreError> {
+    let server_version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    let max: String = sqlx::query_scalar("SHOW max_connections")
+        .fetch_one(&mut *conn)
+        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await?;
+    let quoted = quote_ident(schema);
+    let migrations = if !exists {
+        MigrationState::Missing
+    } else {
+        let has_table: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(format!("{quoted}._sqlx_migrations"))
+            .fetch_one(&mut *conn)
+            .await?;
+        let applied: Vec<(i64, bool, Vec<u8>)> = if has_table {
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT version, success, checksum FROM {quoted}._sqlx_migrations ORDER BY version"
+            )))
+            .fetch_all(&mut *conn)
+            .await?
+        } else {
+            // A schema a DBA created and nobody migrated yet.
+            Vec::new()
+        };
+        compare(&applied, &MIGRATOR)
+    };
+    Ok(Inspection {
+        backend: Backend::Postgres,
+        server_version: Some(server_version),
+        server_max_connections: max.trim().parse().ok(),
+        migrations,
+    })
 }
 
 /// The catalog lives in a schema of its own: no tenant schema and nothing in `public`.

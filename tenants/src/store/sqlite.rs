@@ -22,9 +22,10 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 
+use super::inspect::{Inspection, MigrationState, compare};
 use super::{
-    Cache, PoolStats, Rejected, Statements, StoreError, Target, cached, can_spawn_maintenance,
-    read, validate_tenant_id,
+    Backend, Cache, PoolStats, Rejected, Statements, StoreError, Target, cached,
+    can_spawn_maintenance, read, validate_tenant_id,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -226,6 +227,74 @@ impl SqliteBackend {
             pool.close().await;
         }
     }
+}
+
+/// `inspect` for SQLite: the data directory must exist and be writable (xgate creates
+/// files in it); the tenant's file is opened read-only, never created.
+pub(super) async fn inspect(dir: &str, tenant_id: &str) -> Result<Inspection, StoreError> {
+    if dir.is_empty() {
+        return Err(StoreError::InvalidUrl(
+            "sqlite:// needs a directory, e.g. sqlite:///var/lib/xgate".into(),
+        ));
+    }
+    validate_tenant_id(tenant_id).map_err(|reason| StoreError::InvalidTenantId {
+        id: tenant_id.to_owned(),
+        reason,
+    })?;
+    let dir = PathBuf::from(dir);
+    let io = |source| StoreError::Io {
+        path: dir.clone(),
+        source,
+    };
+    let meta = tokio::fs::metadata(&dir).await.map_err(io)?;
+    if !meta.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a directory",
+        )));
+    }
+    if meta.permissions().readonly() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "read-only",
+        )));
+    }
+    let file = dir.join(format!("{tenant_id}.db"));
+    let migrations = if !file.is_file() {
+        MigrationState::Missing
+    } else {
+        let options = SqliteConnectOptions::new()
+            .filename(&file)
+            .read_only(true)
+            .create_if_missing(false)
+            .busy_timeout(BUSY_TIMEOUT);
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        let result = applied(&mut conn).await;
+        let _ = conn.close().await;
+        compare(&result?, &MIGRATOR)
+    };
+    Ok(Inspection {
+        backend: Backend::Sqlite,
+        server_version: None,
+        server_max_connections: None,
+        migrations,
+    })
+}
+
+async fn applied(conn: &mut SqliteConnection) -> Result<Vec<(i64, bool, Vec<u8>)>, StoreError> {
+    let has_table: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !has_table {
+        return Ok(Vec::new());
+    }
+    Ok(
+        sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?,
+    )
 }
 
 /// Switches the file to WAL (a persistent property of the file, so a no-op after the first
