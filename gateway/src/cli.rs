@@ -75,6 +75,16 @@ pub enum AdminCommand {
     HashPassword,
 }
 
+/// The runtime of a one-shot command (`reload`, `migrate`, `diagnose` ...): one thread is
+/// plenty, and `serve`'s runtimes are pingora's business. `None` after saying why.
+pub fn command_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .inspect_err(|e| eprintln!("cannot start a runtime: {e}"))
+        .ok()
+}
+
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -140,15 +150,8 @@ fn reload(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = crate::cli::command_runtime() else {
+        return ExitCode::FAILURE;
     };
     let url = format!("http://{ops}/reload");
     let result = rt.block_on(async {
@@ -205,15 +208,8 @@ fn reset_password(path: &std::path::Path, tenant_id: &str, login: &str) -> ExitC
         store: db.tenant(&tenant.id, &tenant.schema),
         config: tenant.clone(),
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = crate::cli::command_runtime() else {
+        return ExitCode::FAILURE;
     };
     let result = rt.block_on(async {
         db.migrate_tenant(&tenant.config.id, &tenant.config.schema)

@@ -205,15 +205,8 @@ pub fn migrate_only(path: &Path) -> ExitCode {
     };
     crate::logging::init(loaded.config.server.log_format, None);
     let config = loaded.config;
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = crate::cli::command_runtime() else {
+        return ExitCode::FAILURE;
     };
     let db = match Database::open(&config.database.url, config.database.max_connections) {
         Ok(db) => db,

@@ -53,15 +53,8 @@ pub fn run(args: &DiagnoseArgs) -> ExitCode {
     // As in `serve`: reqwest is built without a TLS provider of its own.
     #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = crate::cli::command_runtime() else {
+        return ExitCode::FAILURE;
     };
     let failed = rt.block_on(diagnose(args, std::io::stdout().lock()));
     if failed == 0 {

@@ -185,24 +185,7 @@ impl SqliteBackend {
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
-        let io = |source| StoreError::Io {
-            path: self.dir.clone(),
-            source,
-        };
-        let meta = tokio::fs::metadata(&self.dir).await.map_err(io)?;
-        if !meta.is_dir() {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::NotADirectory,
-                "not a directory",
-            )));
-        }
-        if meta.permissions().readonly() {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                "read-only",
-            )));
-        }
-        Ok(())
+        writable_dir(&self.dir).await
     }
 
     pub(super) fn stats(&self) -> PoolStats {
@@ -229,6 +212,29 @@ impl SqliteBackend {
     }
 }
 
+/// The data directory exists, is a directory and is not read-only: what SQLite needs to
+/// create a tenant's file and its WAL.
+async fn writable_dir(dir: &std::path::Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let meta = tokio::fs::metadata(dir).await.map_err(io)?;
+    if !meta.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a directory",
+        )));
+    }
+    if meta.permissions().readonly() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "read-only",
+        )));
+    }
+    Ok(())
+}
+
 /// `inspect` for SQLite: the data directory must exist and be writable (xgate creates
 /// files in it); the tenant's file is opened read-only, never created.
 pub(super) async fn inspect(dir: &str, tenant_id: &str) -> Result<Inspection, StoreError> {
@@ -242,23 +248,7 @@ pub(super) async fn inspect(dir: &str, tenant_id: &str) -> Result<Inspection, St
         reason,
     })?;
     let dir = PathBuf::from(dir);
-    let io = |source| StoreError::Io {
-        path: dir.clone(),
-        source,
-    };
-    let meta = tokio::fs::metadata(&dir).await.map_err(io)?;
-    if !meta.is_dir() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::NotADirectory,
-            "not a directory",
-        )));
-    }
-    if meta.permissions().readonly() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            "read-only",
-        )));
-    }
+    writable_dir(&dir).await?;
     let file = dir.join(format!("{tenant_id}.db"));
     let migrations = if !file.is_file() {
         MigrationState::Missing
