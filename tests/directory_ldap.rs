@@ -87,6 +87,15 @@ fn env(backend: Backend) -> Lease<Env> {
                     )),
             )
             .tenant(
+                TenantSpec::new("nested", "Nested Groups", &["nested.test"])
+                    .own_port()
+                    .bot(&sim)
+                    .auth_toml(format!(
+                        "mode = \"ldap\"\n[tenants.nested.auth.ldap]\n{}nested_groups = true\n",
+                        acme_dir.ldap_section(&acme_dir.ldap_url(), true)
+                    )),
+            )
+            .tenant(
                 TenantSpec::new("slow", "Slow Directory", &["slow.test"])
                     .own_port()
                     .bot(&sim)
@@ -237,6 +246,26 @@ async fn a_user_outside_the_required_group_is_refused() {
         .get("/api/settings")
         .await
         .expect_error(403, "not_in_group");
+}
+
+/// `nested_groups` asks with AD's LDAP_MATCHING_RULE_IN_CHAIN. OpenLDAP does not know the
+/// rule, so the membership is undefined there and the user is refused: it fails closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_groups_ask_with_the_in_chain_rule_and_fail_closed_without_it() {
+    let env = env(Backend::Sqlite);
+    as_login(&env.gw.on_port("nested"), "dave", "Dave-Passw0rd")
+        .get("/api/settings")
+        .await
+        .expect_error(403, "not_in_group");
+    // slapd logs a filter with a matching rule it does not know as undefined; the plain
+    // `(memberOf=...)` the other tenants ask with is logged as it is.
+    let log = env.acme_dir.log();
+    assert!(
+        log.contains(
+            "SRCH base=\"uid=dave,ou=people,dc=acme,dc=test\" scope=0 deref=0 filter=\"(?=undefined)\""
+        ),
+        "the in-chain rule was asked for:\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
