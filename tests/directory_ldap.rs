@@ -268,6 +268,32 @@ async fn nested_groups_ask_with_the_in_chain_rule_and_fail_closed_without_it() {
     );
 }
 
+/// The periodic probe binds as each tenant's service account: up where slapd answers,
+/// down where the directory hangs, without any user logging in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_reports_each_directory_up_or_down() {
+    let env = env(Backend::Sqlite);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut acme, mut slow) = (None, None);
+    while Instant::now() < deadline {
+        let text = env.gw.ops().get("/metrics").await.body;
+        let value = |tenant: &str| {
+            let prefix = format!("xgate_directory_up{{tenant=\"{tenant}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .map(str::to_string)
+        };
+        (acme, slow) = (value("acme"), value("slow"));
+        if acme.is_some() && slow.is_some() {
+            break;
+        }
+        // Polling interval, not synchronisation: the loop ends on the condition above.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(acme.as_deref(), Some("1"), "acme's slapd answers the probe");
+    assert_eq!(slow.as_deref(), Some("0"), "a directory that hangs is down");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_request_is_answered_from_the_cache() {
     let env = env(Backend::Sqlite);

@@ -10,6 +10,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "xgate_bot_call_duration_seconds_bucket",
     "xgate_bot_up",
     "xgate_directory_calls_total",
+    "xgate_directory_up",
     "xgate_meetings_total",
     "xgate_client_events_total",
     "xgate_db_pool_connections",

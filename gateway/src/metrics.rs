@@ -25,6 +25,7 @@ pub struct Metrics {
     /// scrapes from adding the same waits twice.
     db_pool_waits: std::sync::Mutex<IntCounter>,
     bot_up: IntGaugeVec,
+    directory_up: IntGaugeVec,
     reloads: IntCounterVec,
     last_reload_ok: IntGauge,
     last_reload_success_ts: prometheus::Gauge,
@@ -113,6 +114,11 @@ impl Metrics {
                 )
                 .expect("metric"),
             ),
+            directory_up: IntGaugeVec::new(
+                Opts::new("xgate_directory_up", "1 if the tenant's directory answered the last probe and took the service account's bind."),
+                &["tenant"],
+            )
+            .expect("metric"),
             bot_up: IntGaugeVec::new(
                 Opts::new("xgate_bot_up", "1 if the tenant's Conference Bot answered the last probe and took the credentials."),
                 &["tenant"],
@@ -175,6 +181,9 @@ impl Metrics {
         m.registry.register(Box::new(build)).expect("unique metric");
         m.registry
             .register(Box::new(m.bot_up.clone()))
+            .expect("unique metric");
+        m.registry
+            .register(Box::new(m.directory_up.clone()))
             .expect("unique metric");
         m
     }
@@ -274,6 +283,16 @@ impl Metrics {
         }
     }
 
+    /// Tenants without a directory (`auth.mode = "none"`) have no series.
+    pub fn set_directory_up(&self, results: &[(String, bool)]) {
+        self.directory_up.reset();
+        for (tenant, up) in results {
+            self.directory_up
+                .with_label_values(&[tenant.as_str()])
+                .set(i64::from(*up));
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         TextEncoder::new()
@@ -305,6 +324,7 @@ mod tests {
         m.directory_call("acme", "ok");
         m.set_pool(2, 1, 3);
         m.set_bot_up(&[("acme".into(), true)]);
+        m.set_directory_up(&[("acme".into(), true)]);
         m.reload_finished(&crate::reload::ReloadReport::startup(1, 1), 0);
         let text = m.render();
         for name in METRIC_NAMES {

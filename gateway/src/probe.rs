@@ -1,5 +1,7 @@
-//! The bot probe: is each tenant's Conference Bot reachable and does it accept xgate's
-//! credentials? Feeds `xgate_bot_up{tenant}` so an alert fires before users notice.
+//! The probes: is each tenant's Conference Bot reachable and does it accept xgate's
+//! credentials? Is its directory reachable with the service account? They feed
+//! `xgate_bot_up{tenant}` and `xgate_directory_up{tenant}` so an alert fires before
+//! users notice, and the operator's view shows them.
 //!
 //! The spec has no health endpoint, so the probe asks for something harmless: deleting
 //! a conference that cannot exist, as an actor that cannot exist. A bot that answers
@@ -12,6 +14,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use crate::bot::{BotClient, BotError};
+use crate::directory::Directory;
 use crate::state::Gateway;
 
 const NO_CONFERENCE: &str = "00000000-0000-0000-0000-000000000000";
@@ -35,12 +38,24 @@ pub async fn probe_all(gw: &Gateway) {
         .iter()
         .map(|t| (t.id().to_string(), snapshot.bot(t).clone()))
         .collect();
+    let directories: Vec<(String, Arc<Directory>)> = snapshot
+        .table
+        .iter()
+        .filter_map(|t| Some((t.id().to_string(), snapshot.directory_arc(t)?)))
+        .collect();
+    drop(snapshot);
     let results: Vec<(String, bool)> = futures_util::stream::iter(bots)
         .map(|(id, bot)| async move { (id, ask(&bot).await.is_ok()) })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
     gw.metrics.set_bot_up(&results);
+    let results: Vec<(String, bool)> = futures_util::stream::iter(directories)
+        .map(|(id, dir)| async move { (id, dir.reachable().await) })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    gw.metrics.set_directory_up(&results);
 }
 
 /// The bot's answer to the probe when it answered with its envelope.

@@ -111,6 +111,11 @@ impl Snapshot {
         self.directories.get(tenant.id()).map(|d| &**d)
     }
 
+    /// The directory as a handle that outlives this snapshot (for the probes).
+    pub fn directory_arc(&self, tenant: &Tenant) -> Option<Arc<Directory>> {
+        self.directories.get(tenant.id()).cloned()
+    }
+
     pub fn bot(&self, tenant: &Tenant) -> &BotClient {
         self.bots
             .get(tenant.id())

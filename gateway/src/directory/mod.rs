@@ -154,6 +154,21 @@ impl Directory {
         self.mode
     }
 
+    /// The probe's question: can xgate reach the directory and bind as its service
+    /// account, within the tenant's timeout? Users are not involved, nothing is cached.
+    pub async fn reachable(&self) -> bool {
+        let work = async {
+            let mut conn = self.ldap.open().await.ok()?;
+            let bound = self.ldap.bind_service(&mut conn).await.ok()?;
+            let _ = conn.unbind().await;
+            Some(bound.rc == 0)
+        };
+        matches!(
+            tokio::time::timeout(self.timeout, work).await,
+            Ok(Some(true))
+        )
+    }
+
     fn offers_basic(&self) -> bool {
         matches!(self.mode, AuthMode::Ldap | AuthMode::KerberosLdap)
     }

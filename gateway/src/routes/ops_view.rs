@@ -51,6 +51,7 @@ async fn gather(gw: &Gateway) -> OpsOverview {
     let metrics = gw.metrics.render();
     let bot_up = series(&metrics, "xgate_bot_up");
     let directory = series(&metrics, "xgate_directory_calls_total");
+    let directory_up = series(&metrics, "xgate_directory_up");
     let report = match gw.reloader() {
         Some(r) => Some(r.last_report().await),
         None => None,
@@ -63,10 +64,26 @@ async fn gather(gw: &Gateway) -> OpsOverview {
     let mut tenants = Vec::new();
     for t in snapshot.table.iter() {
         let id = t.id().to_string();
-        let dir: Vec<String> = directory
+        // The probe's verdict first, then what users' logins met since the start.
+        let probe = directory_up
             .iter()
-            .filter(|(labels, _)| label(labels, "tenant") == Some(id.as_str()))
-            .map(|(labels, v)| format!("{}: {v}", label(labels, "outcome").unwrap_or("?")))
+            .find(|(labels, _)| label(labels, "tenant") == Some(id.as_str()))
+            .map(|(_, v)| {
+                if *v >= 1.0 {
+                    "probe: up"
+                } else {
+                    "probe: DOWN"
+                }
+            });
+        let dir: Vec<String> = probe
+            .map(str::to_string)
+            .into_iter()
+            .chain(
+                directory
+                    .iter()
+                    .filter(|(labels, _)| label(labels, "tenant") == Some(id.as_str()))
+                    .map(|(labels, v)| format!("{}: {v}", label(labels, "outcome").unwrap_or("?"))),
+            )
             .collect();
         let last_error = report.as_ref().and_then(|r| {
             r.stale
