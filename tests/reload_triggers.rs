@@ -329,3 +329,95 @@ async fn a_port_conflict_refuses_the_newer_claimant() {
         .await
         .expect_error(404, "tenant_not_found");
 }
+
+/// The watcher's fast path: an edit of tenant files is read alone (`read` is
+/// `changed-files`) with every rule of a full reload: only that tenant changes, a new
+/// tenant taking a claim is rejected and an edit taking one goes stale (the newer
+/// claimant loses), and the rotation of a watched `file:` secret still applies (it is
+/// not a tenant file, so the whole tree is read, every secret with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_file_edit_is_read_alone_and_keeps_every_rule() {
+    let env = start();
+    let d = env.tenants_d();
+    let globex = d.join("globex.toml");
+    let token = env.globex_token_env();
+    let acme_port = env.xg.tenant_addr("acme").port();
+
+    let since = Utc::now();
+    write(&globex, &env.globex_file("Globex fast", &token, ""));
+    let r = env.attempt_after("watch", since).await;
+    assert_eq!(r["read"], "changed-files", "{r}");
+    assert_eq!(r["result"], "success", "{r}");
+    assert_eq!(r["changed"], json!(["globex"]), "only globex: {r}");
+    assert_eq!(r["tenants"], 2, "{r}");
+    env.served_as("Globex fast").await;
+
+    // A new tenant claiming acme's port is refused; acme keeps it.
+    let since = Utc::now();
+    write(
+        &d.join("initech.toml"),
+        &format!(
+            "[tenants.initech]\nname = \"Initech\"\nmail_domains = [\"initech.test\"]\nports = [{acme_port}]\n\
+             [tenants.initech.bot]\nurl = \"{}\"\nauth = \"none\"\n",
+            env.sim.bot_url()
+        ),
+    );
+    let r = env.attempt_after("watch", since).await;
+    assert_eq!(r["read"], "changed-files", "{r}");
+    assert_eq!(r["result"], "partial", "{r}");
+    let why = r["rejected"]["initech"][0]["message"].as_str().unwrap();
+    assert!(why.contains("already held by tenant `acme`"), "{why}");
+
+    // In one save: initech goes, globex claims acme's mail domain. globex is refused
+    // and keeps serving its last good definition; acme keeps its users.
+    let since = Utc::now();
+    std::fs::remove_file(d.join("initech.toml")).unwrap();
+    write(
+        &globex,
+        &env.globex_file("Globex greedy", &token, "").replace(
+            "mail_domains = [\"globex.test\"]",
+            "mail_domains = [\"globex.test\", \"acme.test\"]",
+        ),
+    );
+    let r = env.attempt_after("watch", since).await;
+    assert_eq!(r["read"], "changed-files", "{r}");
+    assert_eq!(r["result"], "partial", "{r}");
+    assert_eq!(r["rejected"], json!({}), "initech is gone: {r}");
+    let why = r["stale"]["globex"][0]["message"].as_str().unwrap();
+    assert!(
+        why.contains("mail domain `acme.test` is already held by tenant `acme`"),
+        "{why}"
+    );
+    assert_eq!(env.globex_name().await, "Globex fast");
+    let a = env
+        .xg
+        .shared()
+        .as_user("u@acme.test")
+        .get("/api/settings")
+        .await
+        .expect(200);
+    assert_eq!(a["tenant"]["id"], "acme");
+
+    // A token in a file inside the watched tree: its rotation alone reloads and applies.
+    let secret = env.xg.config_path().parent().unwrap().join("globex.token");
+    write(&secret, "not-the-token-0123456789abcdefghijklmnopq");
+    write(
+        &globex,
+        &env.globex_file("Globex file token", "file:globex.token", ""),
+    );
+    env.served_as("Globex file token").await;
+    env.globex()
+        .post("/api/meetings", &json!({}))
+        .await
+        .expect_error(502, "bot_auth_failed");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let since = Utc::now();
+    write(&secret, env.sim.token().unwrap());
+    let r = env.attempt_after("watch", since).await;
+    assert_eq!(r["read"], "tree", "{r}");
+    assert_eq!(r["changed"], json!(["globex"]), "{r}");
+    env.globex()
+        .post("/api/meetings", &json!({}))
+        .await
+        .expect(201);
+}

@@ -83,6 +83,10 @@ pub struct Reload {
     pub stale: usize,
     pub rejected: usize,
     pub at: String,
+    /// What xgate read: `tree`, or `changed-files` (the watcher's fast path).
+    pub read: String,
+    /// xgate's own measure of the reload, from its start to the swap.
+    pub took_ms: Option<u64>,
 }
 
 impl Reload {
@@ -107,12 +111,14 @@ impl Reload {
             stale: len("stale"),
             rejected: len("rejected"),
             at: v["at"].as_str().unwrap_or("").to_string(),
+            read: v["read"].as_str().unwrap_or("?").to_string(),
+            took_ms: v["tookMs"].as_u64(),
         })
     }
 
     pub fn describe(&self) -> String {
         format!(
-            "{} (HTTP {}), version {}, {} tenants, +{} ~{} -{}{}",
+            "{} (HTTP {}), version {}, {} tenants, +{} ~{} -{}{}; {}",
             self.result,
             self.status,
             self.version,
@@ -124,8 +130,17 @@ impl Reload {
                 format!(", {} stale, {} rejected", self.stale, self.rejected)
             } else {
                 String::new()
-            }
+            },
+            self.inside()
         )
+    }
+
+    /// What xgate says of the reload itself: what it read and how long it took.
+    pub fn inside(&self) -> String {
+        match self.took_ms {
+            Some(ms) => format!("read {} in {ms} ms (xgate's measure)", self.read),
+            None => format!("read {}", self.read),
+        }
     }
 }
 

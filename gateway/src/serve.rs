@@ -31,7 +31,14 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
     // The brief asks for ring; rustls deprecates it only for lacking post-quantum kex.
     #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(loaded) = load_valid(path) else {
+    // notify reports absolute paths; with the config's own paths absolute too, the
+    // reloader can tell which included file an event names (`config::load_changed`).
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = absolute.as_path();
+    // What this load reads is the reloader's starting point: the first edit after start
+    // re-reads one file, not the whole tree.
+    let cache = config::LoadCache::default();
+    let Some(loaded) = load_valid(path, &cache) else {
         return ExitCode::FAILURE;
     };
     crate::logging::init(
@@ -118,6 +125,7 @@ pub fn serve(path: &Path, migrate: bool, upgrade: bool) -> ExitCode {
         gw.clone(),
         path.to_path_buf(),
         config.clone(),
+        cache,
         ports,
         inherited,
     ) {
@@ -200,7 +208,7 @@ fn pingora_server(config: &Config, upgrade: bool) -> Server {
 }
 
 pub fn migrate_only(path: &Path) -> ExitCode {
-    let Some(loaded) = load_valid(path) else {
+    let Some(loaded) = load_valid(path, &config::LoadCache::default()) else {
         return ExitCode::FAILURE;
     };
     crate::logging::init(loaded.config.server.log_format, None);
@@ -231,8 +239,8 @@ fn listeners(config: &Config) -> Vec<SocketAddr> {
     out
 }
 
-fn load_valid(path: &Path) -> Option<Loaded> {
-    match config::load(path, None) {
+fn load_valid(path: &Path, cache: &config::LoadCache) -> Option<Loaded> {
+    match config::load_cached(path, None, cache) {
         Err(errors) => {
             eprintln!("{errors}");
             None

@@ -35,9 +35,9 @@ pub struct TenantTable {
     tenants: HashMap<String, Arc<Tenant>>,
     by_port: HashMap<u16, Arc<Tenant>>,
     by_domain: HashMap<String, Arc<Tenant>>,
-    /// Kerberos service principal -> tenant; `None` where several tenants name the same
-    /// one (one forest shared by several tenants): the ticket then picks nobody.
-    by_service: HashMap<String, Option<Arc<Tenant>>>,
+    /// Kerberos service principal -> the tenants naming it. Several tenants may share one
+    /// forest's principal; a ticket for it then picks nobody.
+    by_service: HashMap<String, Vec<Arc<Tenant>>>,
 }
 
 impl TenantTable {
@@ -73,6 +73,51 @@ impl TenantTable {
         table
     }
 
+    /// A copy with the tenants `removed` taken out and `added` put in (a changed tenant is
+    /// in both): a few tenants changed cost a copy of the maps, not a rebuild of each
+    /// tenant. The copy shares every unchanged `Tenant`.
+    pub fn patched<'a>(
+        &self,
+        version: u64,
+        removed: impl IntoIterator<Item = &'a str>,
+        added: impl IntoIterator<Item = Arc<Tenant>>,
+    ) -> TenantTable {
+        let mut table = TenantTable {
+            version,
+            tenants: self.tenants.clone(),
+            by_port: self.by_port.clone(),
+            by_domain: self.by_domain.clone(),
+            by_service: self.by_service.clone(),
+        };
+        for id in removed {
+            let Some(old) = table.tenants.remove(id) else {
+                continue;
+            };
+            for p in &old.config.ports {
+                if table.by_port.get(p).is_some_and(|t| Arc::ptr_eq(t, &old)) {
+                    table.by_port.remove(p);
+                }
+            }
+            for d in &old.config.mail_domains {
+                if table.by_domain.get(d).is_some_and(|t| Arc::ptr_eq(t, &old)) {
+                    table.by_domain.remove(d);
+                }
+            }
+            if let Some(k) = &old.config.auth.kerberos
+                && let Some(claims) = table.by_service.get_mut(&k.service_principal)
+            {
+                claims.retain(|t| !Arc::ptr_eq(t, &old));
+                if claims.is_empty() {
+                    table.by_service.remove(&k.service_principal);
+                }
+            }
+        }
+        for t in added {
+            table.insert(t);
+        }
+        table
+    }
+
     fn insert(&mut self, tenant: Arc<Tenant>) {
         for &p in &tenant.config.ports {
             self.by_port.entry(p).or_insert_with(|| tenant.clone());
@@ -85,8 +130,8 @@ impl TenantTable {
         if let Some(k) = &tenant.config.auth.kerberos {
             self.by_service
                 .entry(k.service_principal.clone())
-                .and_modify(|claim| *claim = None)
-                .or_insert_with(|| Some(tenant.clone()));
+                .or_default()
+                .push(tenant.clone());
         }
         self.tenants.insert(tenant.config.id.clone(), tenant);
     }
@@ -121,7 +166,10 @@ impl TenantTable {
 
     /// The one tenant whose Kerberos `service_principal` is `principal`, if exactly one is.
     pub fn by_service_principal(&self, principal: &str) -> Option<&Arc<Tenant>> {
-        self.by_service.get(principal)?.as_ref()
+        match self.by_service.get(principal)?.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
     }
 
     /// The tenant for a user's mail address, most specific domain first:
@@ -164,5 +212,94 @@ mod tests {
         );
         assert_eq!(domain_of("no-at-sign"), None);
         assert_eq!(domain_of("@acme.test"), None);
+    }
+
+    /// Two tenants loaded from a throwaway tree: `acme` with a port, `globex` without.
+    fn two_tenants(dir: &std::path::Path, globex_domain: &str) -> Config {
+        std::fs::create_dir_all(dir.join("templates/default")).unwrap();
+        std::fs::write(dir.join("templates/default/ru.html"), "<title>T</title>").unwrap();
+        let tenant = |id: &str, domain: &str, ports: &str| {
+            format!(
+                "[tenants.{id}]\nname = \"{id}\"\nmail_domains = [\"{domain}\"]\nports = [{ports}]\n\
+                 [tenants.{id}.bot]\nurl = \"https://bot.test/\"\nauth = \"none\"\n"
+            )
+        };
+        let main = format!(
+            "[server]\nlisten = [\"127.0.0.1:18080\"]\nops_listen = \"127.0.0.1:19100\"\n{}{}",
+            tenant("acme", "acme.test", "7100"),
+            tenant("globex", globex_domain, "")
+        );
+        std::fs::write(dir.join("xgate.toml"), main).unwrap();
+        crate::config::load(&dir.join("xgate.toml"), None)
+            .unwrap()
+            .config
+    }
+
+    #[test]
+    fn patched_replaces_only_the_named_tenants() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&format!("sqlite://{}", dir.path().display()), 1).unwrap();
+        let before = TenantTable::build(&two_tenants(dir.path(), "globex.test"), &db, 1);
+        let next = two_tenants(dir.path(), "globex2.test");
+        let globex = Arc::new(Tenant {
+            store: db.tenant("globex", "globex"),
+            config: next.tenants["globex"].clone(),
+        });
+        let after = before.patched(2, ["globex"], [globex]);
+        assert_eq!(after.version(), 2);
+        assert_eq!(after.len(), 2);
+        assert!(
+            after.by_mail("u@globex.test").is_none(),
+            "the old domain is gone"
+        );
+        assert_eq!(after.by_mail("u@globex2.test").unwrap().id(), "globex");
+        // acme is the same `Tenant`, found as before.
+        assert!(Arc::ptr_eq(
+            after.get("acme").unwrap(),
+            before.get("acme").unwrap()
+        ));
+        assert_eq!(after.by_port(7100).unwrap().id(), "acme");
+        // Removing without adding.
+        let gone = after.patched(3, ["acme"], []);
+        assert!(gone.by_port(7100).is_none() && gone.by_mail("u@acme.test").is_none());
+        assert_eq!(gone.len(), 1);
+    }
+
+    /// A ticket's service picks a tenant only while exactly one tenant names it, through
+    /// full builds and patches alike.
+    #[test]
+    fn a_service_principal_picks_only_a_sole_claimant() {
+        use crate::config::KerberosSettings;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&format!("sqlite://{}", dir.path().display()), 1).unwrap();
+        let mut config = two_tenants(dir.path(), "globex.test");
+        let principal = "HTTP/xgate.test@FOREST.TEST";
+        for t in config.tenants.values_mut() {
+            t.auth.kerberos = Some(KerberosSettings {
+                keytab: "unused.keytab".into(),
+                service_principal: principal.into(),
+                realm: "FOREST.TEST".into(),
+            });
+        }
+        let shared = TenantTable::build(&config, &db, 1);
+        assert!(
+            shared.by_service_principal(principal).is_none(),
+            "two claim it"
+        );
+
+        let mut plain = config.tenants["globex"].clone();
+        plain.auth.kerberos = None;
+        let globex = Arc::new(Tenant {
+            store: db.tenant("globex", "globex"),
+            config: plain,
+        });
+        let sole = shared.patched(2, ["globex"], [globex]);
+        assert_eq!(sole.by_service_principal(principal).unwrap().id(), "acme");
+        let none = sole.patched(3, ["acme"], []);
+        assert!(none.by_service_principal(principal).is_none());
+        assert!(
+            sole.by_service_principal("HTTP/other@FOREST.TEST")
+                .is_none()
+        );
     }
 }

@@ -1,18 +1,24 @@
 //! Hot reload: parse, validate, build the new tenant table, swap it in.
 //!
-//! Triggers (file watch, SIGHUP, `POST /reload`) all end in `Reloader::reload`, one at a
+//! Triggers (file watch, SIGHUP, `POST /reload`) all end in `Reloader::apply`, one at a
 //! time. Order within a reload, so that no request ever sees a half-applied change:
-//! 1. read and validate the tree (blocking file I/O off the async threads);
+//! 1. read and validate (`read.rs`, blocking file I/O off the async threads): the whole
+//!    tree, or, when the watcher names only tenant files, just those
+//!    (`config::load_changed`; it declines whenever the result could differ from
+//!    reading the whole tree);
 //! 2. merge per tenant: invalid tenants keep their last good definition;
 //! 3. migrate tenants that are new or changed schema — before they take requests;
 //! 4. bind new tenant ports (a port in use refuses that tenant, not the reload);
-//! 5. build the snapshot, reusing unchanged tenants and their bot connections;
+//! 5. build the snapshot, reusing unchanged tenants and their bot connections (after the
+//!    fast path: a copy of the one in force with the changed tenants replaced);
 //! 6. swap (a pointer store: requests in flight keep the snapshot they started with);
 //! 7. start accepting on new ports, stop accepting on removed ones.
 //!
 //! Architecture invariant: requests never wait on a reload. The reload mutex is taken
 //! only by reloads and by `GET /reload`; the swap holds no lock and does no I/O.
 
+mod batch;
+mod read;
 mod report;
 pub mod watch;
 
@@ -20,10 +26,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
-use xgate_tenants::config::{self, Config, ConfigError};
+use xgate_tenants::config::{self, Config, ConfigError, Merged};
 
-pub use report::{ReloadReport, ReloadResult};
+use read::{Read, Watched};
+pub use report::{ReadScope, ReloadReport, ReloadResult};
 
 use crate::ports::PortsHandle;
 use crate::state::{Gateway, Snapshot};
@@ -36,30 +44,51 @@ pub struct Reloader {
     path: PathBuf,
     ports: PortsHandle,
     tenant_ip: IpAddr,
-    /// Parsed included files: a one-file edit of a 10,000-file tree re-parses one file.
+    /// Parsed included files and the last tree: a one-file edit of a 10,000-file tree
+    /// re-parses one file.
     cache: Arc<config::LoadCache>,
     state: tokio::sync::Mutex<State>,
 }
 
 struct State {
-    /// The config in force: per tenant, the last definition that was valid.
-    config: Config,
+    /// The config in force: per tenant, the last definition that was valid. An `Arc` so
+    /// that the blocking read borrows it without a copy of 10,000 tenants.
+    config: Arc<Config>,
     version: u64,
     bound: BTreeSet<u16>,
+    /// Tenants on their last good definition, and new tenants refused, with why.
     stale: BTreeMap<String, Vec<ConfigError>>,
+    rejected: BTreeMap<String, Vec<ConfigError>>,
     last: ReloadReport,
 }
 
+impl State {
+    /// Keeps the merge's verdicts: all of them, or after the fast path those of its scope.
+    fn keep_errors(&mut self, merged: &Merged) {
+        if let Some(scope) = &merged.scope {
+            self.stale.retain(|id, _| !scope.contains(id));
+            self.rejected.retain(|id, _| !scope.contains(id));
+        } else {
+            self.stale.clear();
+            self.rejected.clear();
+        }
+        self.stale.extend(merged.stale.clone());
+        self.rejected.extend(merged.rejected.clone());
+    }
+}
+
 impl Reloader {
-    /// Takes over after the initial load: `config` and `version` are what `gw` serves.
-    /// Opens the initial tenant ports, on the sockets `inherited` from the process this
-    /// one replaces where it has them (graceful upgrade); an error means xgate cannot
-    /// start. Inherited sockets no tenant claims any more are closed.
+    /// Takes over after the initial load: `config` and `version` are what `gw` serves,
+    /// `cache` what that load read. Opens the initial tenant ports, on the sockets
+    /// `inherited` from the process this one replaces where it has them (graceful
+    /// upgrade); an error means xgate cannot start. Inherited sockets no tenant claims
+    /// any more are closed.
     pub fn start(
         core: tokio::runtime::Handle,
         gw: Arc<Gateway>,
         path: PathBuf,
         config: Config,
+        cache: config::LoadCache,
         ports: PortsHandle,
         mut inherited: HashMap<SocketAddr, std::net::TcpListener>,
     ) -> Result<Arc<Reloader>, String> {
@@ -88,17 +117,18 @@ impl Reloader {
         let last = ReloadReport::startup(version, config.tenants.len());
         gw.metrics.reload_finished(&last, 0);
         Ok(Arc::new(Reloader {
-            cache: Arc::new(config::LoadCache::default()),
+            cache: Arc::new(cache),
             core,
             gw,
             path,
             ports,
             tenant_ip,
             state: tokio::sync::Mutex::new(State {
-                config,
+                config: Arc::new(config),
                 version,
                 bound,
                 stale: BTreeMap::new(),
+                rejected: BTreeMap::new(),
                 last,
             }),
         }))
@@ -108,11 +138,37 @@ impl Reloader {
         self.state.lock().await.last.clone()
     }
 
+    /// Reads the whole tree again, every secret included: SIGHUP, `POST /reload`, and
+    /// the watcher when it cannot say what changed.
     pub async fn reload(self: &Arc<Self>, trigger: &'static str) -> ReloadReport {
+        match self.run(trigger, None).await {
+            Some(report) => report,
+            // Only the watcher's reloads are ever superseded.
+            None => self.last_report().await,
+        }
+    }
+
+    /// The watcher's reload: `paths` are those it saw change. Only those are read when
+    /// they are all tenant files and the fast path's conditions hold. `None`: one of them
+    /// was written after `quiet_since`, nothing was applied (see `batch.rs`).
+    pub async fn reload_changed(
+        self: &Arc<Self>,
+        paths: BTreeSet<PathBuf>,
+        quiet_since: Option<SystemTime>,
+    ) -> Option<ReloadReport> {
+        let watched = Watched { paths, quiet_since };
+        self.run("watch", Some(watched)).await
+    }
+
+    async fn run(
+        self: &Arc<Self>,
+        trigger: &'static str,
+        watched: Option<Watched>,
+    ) -> Option<ReloadReport> {
         let me = self.clone();
         match self
             .core
-            .spawn(async move { me.reload_here(trigger).await })
+            .spawn(async move { me.reload_here(trigger, watched).await })
             .await
         {
             Ok(report) => report,
@@ -122,44 +178,45 @@ impl Reloader {
                     &self.path,
                     format!("the reload task failed: {e}"),
                 )]);
-                r
+                Some(r)
             }
         }
     }
 
-    async fn reload_here(&self, trigger: &str) -> ReloadReport {
+    async fn reload_here(&self, trigger: &str, watched: Option<Watched>) -> Option<ReloadReport> {
         let mut st = self.state.lock().await;
-        let report = self.apply(&mut st, trigger).await;
+        let started = Instant::now();
+        let Some(mut report) = self.apply(&mut st, trigger, watched).await else {
+            tracing::debug!("a changed file was written again while it was read; reading it again");
+            return None;
+        };
+        report.took_ms = started.elapsed().as_millis() as u64;
         self.gw.metrics.reload_finished(&report, st.stale.len());
         report.log();
         st.last = report.clone();
-        report
+        Some(report)
     }
 
-    async fn apply(&self, st: &mut State, trigger: &str) -> ReloadReport {
+    async fn apply(
+        &self,
+        st: &mut State,
+        trigger: &str,
+        watched: Option<Watched>,
+    ) -> Option<ReloadReport> {
         let mut report = ReloadReport::new(trigger, st.version);
-        let path = self.path.clone();
-        let current = st.config.clone();
-        let cache = self.cache.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || config::load_cached(&path, Some(&current), &cache))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(config::ConfigErrors(vec![ConfigError::file(
-                        &self.path,
-                        format!("reload task failed: {e}"),
-                    )]))
-                });
-        let loaded = match loaded {
-            Ok(l) => l,
-            Err(errors) => {
-                report.fail(errors.0);
+        let mut merged = match self.read(st, watched).await {
+            Read::Merged(m) => *m,
+            Read::Failed(errors) => {
+                report.fail(errors);
                 report.keep_stale(&st.stale, st.config.tenants.len());
-                return report;
+                return Some(report);
             }
+            Read::Superseded => return None,
         };
-        report.note_global_changes(&st.config, &loaded.config);
-        let mut merged = config::merge(&st.config, loaded);
+        if merged.scope.is_some() {
+            report.read = ReadScope::ChangedFiles;
+        }
+        report.note_global_changes(&st.config, &merged.config);
         // [server] and [database] need a restart: keep the ones in force.
         merged.config.server = st.config.server.clone();
         merged.config.database = st.config.database.clone();
@@ -168,24 +225,36 @@ impl Reloader {
         let opened = self.bind_new_ports(st, &mut merged);
 
         let previous = self.gw.snapshot();
-        let changed = report.diff(&st.config, &merged.config);
+        let changed = report.diff(&st.config, &merged);
         if !changed && opened.is_empty() {
-            report.finish(st.version, &merged);
-            st.stale = merged.stale;
-            return report;
+            st.keep_errors(&merged);
+            report.finish(st.version, st.config.tenants.len(), &st.stale, &st.rejected);
+            return Some(report);
         }
         let version = st.version + 1;
-        let (snapshot, errors) =
-            Snapshot::build_from(Some(&previous), &merged.config, &self.gw.db, version);
+        let (snapshot, errors) = match &merged.scope {
+            None => Snapshot::build_from(Some(&previous), &merged.config, &self.gw.db, version),
+            Some(scope) => Snapshot::patch(
+                &previous,
+                scope
+                    .iter()
+                    .map(|id| (id.as_str(), merged.config.tenants.get(id))),
+                &self.gw.db,
+                version,
+            ),
+        };
         for e in errors {
             // A bot client that cannot be built (bad CA file): the tenant is out.
             let id = e.tenant.clone().unwrap_or_default();
             merged.config.tenants.remove(&id);
             merged.rejected.entry(id).or_default().push(e);
         }
+        st.keep_errors(&merged);
+        // The blocking read has finished with its clone: this edits in place.
+        merged.apply_to(Arc::make_mut(&mut st.config));
         self.gw.swap(snapshot);
 
-        let wanted: BTreeSet<u16> = merged
+        let wanted: BTreeSet<u16> = st
             .config
             .tenants
             .values()
@@ -199,10 +268,28 @@ impl Reloader {
         }
         st.bound = wanted;
         st.version = version;
-        st.stale = merged.stale.clone();
-        st.config = merged.config.clone();
-        report.finish(version, &merged);
-        report
+        report.finish(version, st.config.tenants.len(), &st.stale, &st.rejected);
+        Some(report)
+    }
+
+    /// Reads and merges (`read.rs`), given who is refused now: the fast path must know,
+    /// since a refusal may hinge on the change.
+    async fn read(&self, st: &State, watched: Option<Watched>) -> Read {
+        let refused: Vec<ConfigError> = st
+            .stale
+            .values()
+            .chain(st.rejected.values())
+            .flatten()
+            .cloned()
+            .collect();
+        read::read(
+            self.path.clone(),
+            st.config.clone(),
+            refused,
+            self.cache.clone(),
+            watched,
+        )
+        .await
     }
 
     /// New tenants, and tenants whose schema moved, are migrated before they serve. A

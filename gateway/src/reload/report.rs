@@ -28,6 +28,15 @@ impl ReloadResult {
     }
 }
 
+/// What a reload read: the whole tree, or only the tenant files the watcher named
+/// (the fast path, `config::load_changed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadScope {
+    Tree,
+    ChangedFiles,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorView {
     pub file: String,
@@ -55,6 +64,9 @@ pub struct ReloadReport {
     pub at: DateTime<Utc>,
     pub trigger: String,
     pub result: ReloadResult,
+    pub read: ReadScope,
+    /// From the start of the attempt to the new snapshot in force (or the refusal).
+    pub took_ms: u64,
     /// The config version in force after this attempt.
     pub version: u64,
     pub tenants: usize,
@@ -83,6 +95,8 @@ impl ReloadReport {
             at: Utc::now(),
             trigger: trigger.to_string(),
             result: ReloadResult::Success,
+            read: ReadScope::Tree,
+            took_ms: 0,
             version,
             tenants: 0,
             added: Vec::new(),
@@ -107,20 +121,16 @@ impl ReloadReport {
     }
 
     /// Records which tenants the merge adds, changes and removes; false if none.
-    pub fn diff(&mut self, current: &Config, next: &Config) -> bool {
-        for (id, t) in &next.tenants {
-            match current.tenants.get(id) {
-                None => self.added.push(id.clone()),
-                Some(old) if old != t => self.changed.push(id.clone()),
-                Some(_) => {}
+    pub fn diff(&mut self, current: &Config, merged: &Merged) -> bool {
+        let next = &merged.config.tenants;
+        for id in merged.touched(current) {
+            match (current.tenants.get(id), next.get(id)) {
+                (None, Some(_)) => self.added.push(id.clone()),
+                (Some(old), Some(new)) if old != new => self.changed.push(id.clone()),
+                (Some(_), None) => self.removed.push(id.clone()),
+                _ => {}
             }
         }
-        self.removed = current
-            .tenants
-            .keys()
-            .filter(|id| !next.tenants.contains_key(*id))
-            .cloned()
-            .collect();
         !(self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty())
     }
 
@@ -140,11 +150,18 @@ impl ReloadReport {
         }
     }
 
-    pub fn finish(&mut self, version: u64, merged: &Merged) {
+    /// The outcome: the version and tenants in force, and every stale and rejected tenant.
+    pub fn finish(
+        &mut self,
+        version: u64,
+        tenants: usize,
+        stale: &BTreeMap<String, Vec<ConfigError>>,
+        rejected: &BTreeMap<String, Vec<ConfigError>>,
+    ) {
         self.version = version;
-        self.tenants = merged.config.tenants.len();
-        self.stale = errors_by_tenant(&merged.stale);
-        self.rejected = errors_by_tenant(&merged.rejected);
+        self.tenants = tenants;
+        self.stale = errors_by_tenant(stale);
+        self.rejected = errors_by_tenant(rejected);
         if !self.stale.is_empty() || !self.rejected.is_empty() {
             self.result = ReloadResult::Partial;
         }
@@ -156,11 +173,13 @@ impl ReloadReport {
         match self.result {
             // A save that changed nothing (an editor's touch, a template re-saved as is).
             ReloadResult::Success if nothing_changed => {
-                tracing::debug!(trigger = %self.trigger, version = self.version, "config unchanged")
+                tracing::debug!(trigger = %self.trigger, version = self.version, took_ms = self.took_ms, "config unchanged")
             }
             ReloadResult::Success => tracing::info!(
                 trigger = %self.trigger,
                 version = self.version,
+                read = ?self.read,
+                took_ms = self.took_ms,
                 added = ?self.added,
                 changed = ?self.changed,
                 removed = ?self.removed,

@@ -3,19 +3,20 @@
 //! The watch is on directories, not files: editors save by writing a temp file and
 //! renaming it over the original, and a Kubernetes ConfigMap swaps the whole directory
 //! through its `..data` symlink; both replace the inode a file watch would follow.
-//! Events are debounced (250 ms of quiet) so that a save in several writes is one reload.
+//! Events are debounced (`batch.rs`: 250 ms of quiet) so that a save in several writes
+//! is one reload, and the reload is told which paths changed: if they are all tenant
+//! files it reads only those.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::Reloader;
-
-const DEBOUNCE: Duration = Duration::from_millis(250);
+use super::batch::{Change, debounce};
 
 /// Directories to watch: the main file's, and the fixed part of every include glob.
 pub fn watched_dirs(main: &Path, includes: &[String]) -> BTreeSet<PathBuf> {
@@ -61,14 +62,25 @@ pub fn spawn(
     reloader: Arc<Reloader>,
     dirs: BTreeSet<PathBuf>,
 ) -> notify::Result<notify::RecommendedWatcher> {
-    let (tx, rx) = mpsc::unbounded_channel::<()>();
+    let (tx, rx) = mpsc::unbounded_channel::<Change>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(e) = event
-            && !matches!(e.kind, EventKind::Access(_))
-            && e.paths.iter().any(|p| is_config_path(p))
-        {
-            let _ = tx.send(());
-        }
+        let at = Instant::now();
+        let change = match event {
+            // Events were lost (a queue overflow) or the watch failed: say nothing precise.
+            Err(_) => Change::unknown(at),
+            Ok(e) if e.need_rescan() => Change::unknown(at),
+            Ok(e) if matches!(e.kind, EventKind::Access(_)) => return,
+            Ok(e) => {
+                let created = matches!(e.kind, EventKind::Create(_));
+                let paths: Vec<PathBuf> =
+                    e.paths.into_iter().filter(|p| is_config_path(p)).collect();
+                if paths.is_empty() {
+                    return;
+                }
+                Change::paths(at, paths, created)
+            }
+        };
+        let _ = tx.send(change);
     })?;
     for dir in &dirs {
         // Recursive: a ConfigMap keeps its files under a timestamped subdirectory.
@@ -94,20 +106,6 @@ fn is_config_path(path: &Path) -> bool {
     match path.extension().and_then(|e| e.to_str()) {
         None => !name.starts_with('.') && !name.ends_with('~'),
         Some(ext) => matches!(ext, "toml" | "html" | "token" | "key" | "pem" | "secret"),
-    }
-}
-
-async fn debounce(reloader: Arc<Reloader>, mut rx: mpsc::UnboundedReceiver<()>) {
-    while rx.recv().await.is_some() {
-        // Wait for quiet: every further event restarts the wait.
-        loop {
-            match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                Ok(Some(())) => continue,
-                Ok(None) => return,
-                Err(_) => break,
-            }
-        }
-        reloader.reload("watch").await;
     }
 }
 

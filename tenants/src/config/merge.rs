@@ -4,7 +4,7 @@
 //! others' valid changes still apply. A claim (port, mail domain, schema) stays with the
 //! tenant that held it; the newer claimant is the one refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::tenant::conflicts;
 use super::{Config, ConfigError, Loaded};
@@ -17,6 +17,11 @@ pub struct Merged {
     pub stale: BTreeMap<String, Vec<ConfigError>>,
     /// New tenants refused outright (there is no previous definition to keep).
     pub rejected: BTreeMap<String, Vec<ConfigError>>,
+    /// `None`: `config.tenants` is every tenant to run. `Some(ids)` (the fast path,
+    /// `load_changed`): only these tenants were looked at; `config.tenants` holds what
+    /// they become (absent: removed) and every other tenant keeps its definition in force.
+    /// `stale` and `rejected` then speak of these tenants only.
+    pub scope: Option<BTreeSet<String>>,
 }
 
 pub fn merge(current: &Config, loaded: Loaded) -> Merged {
@@ -28,6 +33,7 @@ pub fn merge(current: &Config, loaded: Loaded) -> Merged {
         config,
         stale: BTreeMap::new(),
         rejected: BTreeMap::new(),
+        scope: None,
     };
     for (id, errors) in tenant_errors {
         for e in errors {
@@ -39,6 +45,36 @@ pub fn merge(current: &Config, loaded: Loaded) -> Merged {
 }
 
 impl Merged {
+    /// The config to run, given the one in force: `config` itself, or after the fast
+    /// path `current` with the tenants in scope replaced (or removed). `server` and
+    /// `database` stay `current`'s: they change only with a restart.
+    pub fn apply_to(self, current: &mut Config) {
+        let mut tenants = self.config.tenants;
+        match self.scope {
+            None => current.tenants = tenants,
+            Some(scope) => {
+                for id in scope {
+                    match tenants.remove(&id) {
+                        Some(t) => current.tenants.insert(id, t),
+                        None => current.tenants.remove(&id),
+                    };
+                }
+            }
+        }
+    }
+
+    /// The ids this merge may have changed: the scope, or every tenant before and after.
+    pub fn touched<'a>(&'a self, current: &'a Config) -> BTreeSet<&'a String> {
+        match &self.scope {
+            Some(scope) => scope.iter().collect(),
+            None => current
+                .tenants
+                .keys()
+                .chain(self.config.tenants.keys())
+                .collect(),
+        }
+    }
+
     /// Refuses a tenant's new definition after the merge (its storage or its port could
     /// not be prepared): it falls back to the definition in force, or out if it is new.
     pub fn refuse(&mut self, current: &Config, id: &str, err: ConfigError) {

@@ -5,6 +5,8 @@
 //! The loader only reads files and environment variables; it opens no connection.
 
 mod auth;
+mod cache;
+mod changed;
 mod error;
 mod merge;
 pub mod model;
@@ -20,6 +22,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 pub use auth::{AuthSettings, KerberosSettings, LdapSettings, build as auth_settings};
+pub use cache::LoadCache;
+pub use changed::{Declined, load_changed};
 pub(crate) use error::line_of;
 pub use error::{ConfigError, ConfigErrors};
 pub use merge::{Merged, merge};
@@ -72,6 +76,8 @@ pub fn load_cached(
     previous: Option<&Config>,
     cache: &LoadCache,
 ) -> Result<Loaded, ConfigErrors> {
+    // Until this load succeeds, the fast path has no tree to build on.
+    cache.set_tree(None);
     let dir = path
         .parent()
         .map(Path::to_path_buf)
@@ -183,6 +189,10 @@ pub fn load_cached(
         errors.extend(tenant_errors.into_values().flatten());
         return Err(ConfigErrors(errors));
     }
+    cache.set_tree(Some(cache::LastTree {
+        server: server.clone(),
+        database: database.clone(),
+    }));
     Ok(Loaded {
         config: Config {
             path: path.to_path_buf(),
@@ -313,52 +323,7 @@ fn collect_tenants(
     }
 }
 
-/// What earlier loads parsed of included files, by path, with the stamp it was read at.
-#[derive(Default)]
-pub struct LoadCache {
-    files: std::sync::Mutex<HashMap<PathBuf, CachedFile>>,
-}
-
-struct CachedFile {
-    stamp: (std::time::SystemTime, u64),
-    entries: Vec<TenantEntry>,
-    errors: Vec<ConfigError>,
-}
-
-impl LoadCache {
-    /// The tenants and errors of one included file, parsed now or earlier.
-    fn included(&self, file: &Path) -> (Vec<TenantEntry>, Vec<ConfigError>) {
-        let stamp = std::fs::metadata(file)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())));
-        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        if let (Some(stamp), Some(cached)) = (stamp, files.get(file))
-            && cached.stamp == stamp
-        {
-            return (cached.entries.clone(), cached.errors.clone());
-        }
-        let (entries, errors) = parse_included(file);
-        if let Some(stamp) = stamp {
-            files.insert(
-                file.to_path_buf(),
-                CachedFile {
-                    stamp,
-                    entries: entries.clone(),
-                    errors: errors.clone(),
-                },
-            );
-        }
-        (entries, errors)
-    }
-
-    fn keep_only(&self, files: &[PathBuf]) {
-        let keep: std::collections::HashSet<&PathBuf> = files.iter().collect();
-        let mut cached = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        cached.retain(|f, _| keep.contains(f));
-    }
-}
-
-fn parse_included(file: &Path) -> (Vec<TenantEntry>, Vec<ConfigError>) {
+pub(crate) fn parse_included(file: &Path) -> (Vec<TenantEntry>, Vec<ConfigError>) {
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     let text = match std::fs::read_to_string(file) {
@@ -393,10 +358,13 @@ fn parse_included(file: &Path) -> (Vec<TenantEntry>, Vec<ConfigError>) {
     (entries, errors)
 }
 
+/// An include pattern as a glob over paths: relative to the main file's directory.
+fn include_glob(dir: &Path, pattern: &str) -> String {
+    dir.join(pattern).to_string_lossy().into_owned()
+}
+
 fn expand_include(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
-    let full = dir.join(pattern);
-    let full = full.to_string_lossy();
-    let mut files: Vec<PathBuf> = glob::glob(&full)
+    let mut files: Vec<PathBuf> = glob::glob(&include_glob(dir, pattern))
         .map_err(|e| format!("bad include pattern `{pattern}`: {e}"))?
         .filter_map(Result::ok)
         .filter(|p| p.is_file())

@@ -1,7 +1,7 @@
 //! One tenant's section turned into a `TenantConfig`: every semantic check, secrets
 //! read, templates loaded. And the checks that span tenants (ports, domains, schemas).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -544,6 +544,52 @@ pub(crate) fn conflicts_of_refused(
         }
     }
     out
+}
+
+/// The tenants of `current`, except those in `skip`, that hold a claim of `valid` or of
+/// `refused`: the only tenants a conflict with those can involve. One pass, no copies.
+pub(crate) fn holders_of_claims<'c>(
+    current: &'c BTreeMap<String, TenantConfig>,
+    skip: &BTreeSet<String>,
+    valid: &BTreeMap<String, TenantConfig>,
+    refused: &[Claims],
+) -> Vec<&'c TenantConfig> {
+    let mut wanted = HashSet::new();
+    for t in valid.values() {
+        wanted.extend(ClaimRef::all(&t.ports, &t.mail_domains, &t.schema));
+    }
+    for c in refused {
+        wanted.extend(ClaimRef::all(&c.ports, &c.mail_domains, &c.schema));
+    }
+    current
+        .values()
+        .filter(|t| !skip.contains(&t.id))
+        .filter(|t| {
+            ClaimRef::all(&t.ports, &t.mail_domains, &t.schema).any(|c| wanted.contains(&c))
+        })
+        .collect()
+}
+
+/// A claim borrowed from a tenant, to look claims up without copying them.
+#[derive(PartialEq, Eq, Hash)]
+enum ClaimRef<'a> {
+    Port(u16),
+    Domain(&'a str),
+    Schema(&'a str),
+}
+
+impl<'a> ClaimRef<'a> {
+    fn all(
+        ports: &'a [u16],
+        domains: &'a [String],
+        schema: &'a str,
+    ) -> impl Iterator<Item = ClaimRef<'a>> {
+        ports
+            .iter()
+            .map(|&p| ClaimRef::Port(p))
+            .chain(domains.iter().map(|d| ClaimRef::Domain(d)))
+            .chain(std::iter::once(ClaimRef::Schema(schema)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
