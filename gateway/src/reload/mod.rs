@@ -65,15 +65,7 @@ struct State {
 impl State {
     /// Keeps the merge's verdicts: all of them, or after the fast path those of its scope.
     fn keep_errors(&mut self, merged: &Merged) {
-        if let Some(scope) = &merged.scope {
-            self.stale.retain(|id, _| !scope.contains(id));
-            self.rejected.retain(|id, _| !scope.contains(id));
-        } else {
-            self.stale.clear();
-            self.rejected.clear();
-        }
-        self.stale.extend(merged.stale.clone());
-        self.rejected.extend(merged.rejected.clone());
+        merged.carry_errors(&mut self.stale, &mut self.rejected);
     }
 }
 

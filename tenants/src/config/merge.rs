@@ -45,6 +45,24 @@ pub fn merge(current: &Config, loaded: Loaded) -> Merged {
 }
 
 impl Merged {
+    /// Carries this merge's verdicts into the running sets: all of them, or after the
+    /// fast path those of its scope (other tenants' verdicts stand).
+    pub fn carry_errors(
+        &self,
+        stale: &mut BTreeMap<String, Vec<ConfigError>>,
+        rejected: &mut BTreeMap<String, Vec<ConfigError>>,
+    ) {
+        if let Some(scope) = &self.scope {
+            stale.retain(|id, _| !scope.contains(id));
+            rejected.retain(|id, _| !scope.contains(id));
+        } else {
+            stale.clear();
+            rejected.clear();
+        }
+        stale.extend(self.stale.clone());
+        rejected.extend(self.rejected.clone());
+    }
+
     /// The config to run, given the one in force: `config` itself, or after the fast
     /// path `current` with the tenants in scope replaced (or removed). `server` and
     /// `database` stay `current`'s: they change only with a restart.

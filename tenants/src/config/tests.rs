@@ -8,16 +8,22 @@ struct Tree {
     dir: tempfile::TempDir,
 }
 
+/// The parts of a config tree every test tree has: the default template set and an
+/// empty `tenants.d/`.
+pub(super) fn seed_tree(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("templates/default")).unwrap();
+    std::fs::write(
+        dir.join("templates/default/ru.html"),
+        "<title>Встреча</title><a href=\"{{ conference.link }}\">link</a>",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("tenants.d")).unwrap();
+}
+
 impl Tree {
     fn new(main: &str) -> Tree {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("templates/default")).unwrap();
-        std::fs::write(
-            dir.path().join("templates/default/ru.html"),
-            "<title>Встреча</title><a href=\"{{ conference.link }}\">link</a>",
-        )
-        .unwrap();
-        std::fs::create_dir_all(dir.path().join("tenants.d")).unwrap();
+        seed_tree(dir.path());
         let t = Tree { dir };
         t.write("xgate.toml", main);
         t

@@ -48,15 +48,7 @@ struct Running {
 impl Running {
     /// Applies a merge the way the reloader does (`State::keep_errors`, `apply_to`).
     fn apply(&mut self, merged: Merged) {
-        if let Some(scope) = &merged.scope {
-            self.stale.retain(|id, _| !scope.contains(id));
-            self.rejected.retain(|id, _| !scope.contains(id));
-        } else {
-            self.stale.clear();
-            self.rejected.clear();
-        }
-        self.stale.extend(merged.stale.clone());
-        self.rejected.extend(merged.rejected.clone());
+        merged.carry_errors(&mut self.stale, &mut self.rejected);
         merged.apply_to(&mut self.config);
     }
 
@@ -75,13 +67,7 @@ impl Tree {
     /// A tree with `hq` in the main file and `files` under `tenants.d/`, loaded whole.
     fn start(files: &[(&str, String)]) -> Tree {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("templates/default")).unwrap();
-        std::fs::write(
-            dir.path().join("templates/default/ru.html"),
-            "<title>Встреча</title><a href=\"{{ conference.link }}\">link</a>",
-        )
-        .unwrap();
-        std::fs::create_dir_all(dir.path().join("tenants.d")).unwrap();
+        crate::config::tests::seed_tree(dir.path());
         std::fs::write(dir.path().join("xgate.toml"), MAIN).unwrap();
         for (name, text) in files {
             std::fs::write(dir.path().join("tenants.d").join(name), text).unwrap();
