@@ -194,10 +194,12 @@ impl Gateway {
     }
 
     /// Puts a new snapshot in force. Requests already running keep theirs.
-    pub fn swap(&self, snapshot: Snapshot) {
+    /// Puts `snapshot` in force and hands back the one it replaces, for the caller to
+    /// drop off the request path (requests still holding it drop their own clones).
+    pub fn swap(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         self.metrics.tenants.set(snapshot.table.len() as i64);
         self.metrics.config_version.set(snapshot.version() as i64);
-        self.snapshot.store(Arc::new(snapshot));
+        self.snapshot.swap(Arc::new(snapshot))
     }
 
     /// Whether a port is a shared listener (tenant by mail domain), as opposed to a

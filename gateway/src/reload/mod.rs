@@ -21,6 +21,7 @@ mod batch;
 mod read;
 mod report;
 pub mod watch;
+mod worker;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -216,24 +217,42 @@ impl Reloader {
         self.migrate_new(&st.config, &mut merged).await;
         let opened = self.bind_new_ports(st, &mut merged);
 
+        // Comparing and building touch every tenant on a full read: on the reload thread,
+        // at its lower priority, like the read (see `worker.rs`).
         let previous = self.gw.snapshot();
-        let changed = report.diff(&st.config, &merged);
-        if !changed && opened.is_empty() {
+        let current = st.config.clone();
+        let db = self.gw.db.clone();
+        let version = st.version + 1;
+        let any_opened = !opened.is_empty();
+        let built = worker::run(move || {
+            let changed = report.diff(&current, &merged);
+            let snapshot = (changed || any_opened).then(|| match &merged.scope {
+                None => Snapshot::build_from(Some(&previous), &merged.config, &db, version),
+                Some(scope) => Snapshot::patch(
+                    &previous,
+                    scope
+                        .iter()
+                        .map(|id| (id.as_str(), merged.config.tenants.get(id))),
+                    &db,
+                    version,
+                ),
+            });
+            (report, merged, snapshot)
+        })
+        .await;
+        let Some((mut report, mut merged, snapshot)) = built else {
+            let mut report = ReloadReport::new(trigger, st.version);
+            report.fail(vec![ConfigError::file(
+                &self.path,
+                "building the new tenant table failed (a bug: see the log)".to_string(),
+            )]);
+            report.keep_stale(&st.stale, st.config.tenants.len());
+            return Some(report);
+        };
+        let Some((snapshot, errors)) = snapshot else {
             st.keep_errors(&merged);
             report.finish(st.version, st.config.tenants.len(), &st.stale, &st.rejected);
             return Some(report);
-        }
-        let version = st.version + 1;
-        let (snapshot, errors) = match &merged.scope {
-            None => Snapshot::build_from(Some(&previous), &merged.config, &self.gw.db, version),
-            Some(scope) => Snapshot::patch(
-                &previous,
-                scope
-                    .iter()
-                    .map(|id| (id.as_str(), merged.config.tenants.get(id))),
-                &self.gw.db,
-                version,
-            ),
         };
         for e in errors {
             // A bot client that cannot be built (bad CA file): the tenant is out.
@@ -244,7 +263,9 @@ impl Reloader {
         st.keep_errors(&merged);
         // The blocking read has finished with its clone: this edits in place.
         merged.apply_to(Arc::make_mut(&mut st.config));
-        self.gw.swap(snapshot);
+        let replaced = self.gw.swap(snapshot);
+        // Freeing 10,000 tenants' maps is work too: not on the core runtime's threads.
+        worker::spawn(move || drop(replaced));
 
         let wanted: BTreeSet<u16> = st
             .config

@@ -1,4 +1,4 @@
-//! The read step of a reload, on a blocking thread: only the files the watcher named
+//! The read step of a reload, on the reload thread (`worker.rs`): only the files the watcher named
 //! when the fast path takes them (`config::load_changed`), else the whole tree; and the
 //! check that none of the watched files was written again while it was read.
 
@@ -69,10 +69,10 @@ pub async fn read(
             Err(errors) => Read::Failed(errors),
         }
     };
-    tokio::task::spawn_blocking(read).await.unwrap_or_else(|e| {
+    super::worker::run(read).await.unwrap_or_else(|| {
         Read::Failed(vec![ConfigError::file(
             &main,
-            format!("reload task failed: {e}"),
+            "the reload read failed (a bug: see the log)".to_string(),
         )])
     })
 }
