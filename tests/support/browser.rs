@@ -103,19 +103,27 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no `{css}` in the page: {e}"))
     }
 
-    /// Waits until `script` (a JS expression) is truthy.
+    /// Waits until `script` (a JS expression) is truthy. An expression that throws (an
+    /// element it reads is not on the page yet) or a page between two documents is not
+    /// true yet.
     pub async fn until(&self, what: &str, script: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let v = self
                 .client
-                .execute(&format!("return !!({script});"), vec![])
-                .await
-                .expect("run a script");
-            if v == json!(true) {
+                .execute(
+                    &format!("try {{ return !!({script}); }} catch (e) {{ return false; }}"),
+                    vec![],
+                )
+                .await;
+            if matches!(&v, Ok(v) if *v == json!(true)) {
                 return;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what} (last answer: {v:?})"
+            );
+            // Polling interval, not synchronisation: the loop ends on the condition above.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

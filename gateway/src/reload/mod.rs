@@ -264,8 +264,9 @@ impl Reloader {
         // The blocking read has finished with its clone: this edits in place.
         merged.apply_to(Arc::make_mut(&mut st.config));
         let replaced = self.gw.swap(snapshot);
-        // Freeing 10,000 tenants' maps is work too: not on the core runtime's threads.
-        worker::spawn(move || drop(replaced));
+        // Freeing 10,000 tenants' maps takes a while: neither a request (the last one
+        // still holding the old snapshot would pay for it) nor the core runtime does it.
+        worker::spawn(move || worker::drop_when_unshared(replaced));
 
         let wanted: BTreeSet<u16> = st
             .config

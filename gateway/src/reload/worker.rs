@@ -51,6 +51,18 @@ pub fn spawn(work: impl FnOnce() + Send + 'static) {
     let _ = sender().send(Box::new(work));
 }
 
+/// Drops `value` once this is its last handle: requests that started before the swap
+/// finish within moments and drop their clones first. Bounded: after two seconds (a
+/// request stuck on a slow bot) whoever holds the last clone frees it.
+pub fn drop_when_unshared<T>(value: std::sync::Arc<T>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::sync::Arc::strong_count(&value) > 1 && std::time::Instant::now() < deadline {
+        // Waiting out other threads' handles: std has no wait on a reference count.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    drop(value);
+}
+
 fn lower_priority() {
     // SCHED_IDLE: a request thread that wakes up preempts this one at once, instead of
     // waiting out its time slice as under a mere nice value. CFS still gives it a small
