@@ -275,22 +275,12 @@ impl Metrics {
 
     /// Replaces the whole set, so tenants removed by a reload drop out of the metric.
     pub fn set_bot_up(&self, results: &[(String, bool)]) {
-        self.bot_up.reset();
-        for (tenant, up) in results {
-            self.bot_up
-                .with_label_values(&[tenant.as_str()])
-                .set(i64::from(*up));
-        }
+        set_up(&self.bot_up, results);
     }
 
     /// Tenants without a directory (`auth.mode = "none"`) have no series.
     pub fn set_directory_up(&self, results: &[(String, bool)]) {
-        self.directory_up.reset();
-        for (tenant, up) in results {
-            self.directory_up
-                .with_label_values(&[tenant.as_str()])
-                .set(i64::from(*up));
-        }
+        set_up(&self.directory_up, results);
     }
 
     pub fn render(&self) -> String {
@@ -299,6 +289,17 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding never fails");
         String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+}
+
+/// A probe's verdicts, one series per tenant probed: reset first, so a tenant removed
+/// since the last probe leaves no stale series behind.
+fn set_up(gauge: &IntGaugeVec, results: &[(String, bool)]) {
+    gauge.reset();
+    for (tenant, up) in results {
+        gauge
+            .with_label_values(&[tenant.as_str()])
+            .set(i64::from(*up));
     }
 }
 

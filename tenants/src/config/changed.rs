@@ -24,12 +24,12 @@
 //! tenant id is defined twice or moves in from a file that did not change, or a tenant
 //! outside the changed files is refused.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 
 use super::cache::{LoadCache, stamp_of};
-use super::tenant::{Context, conflicts, conflicts_of_refused, holders_of_claims};
+use super::tenant::{Built, Context, conflicts, conflicts_of_refused, holders_of_claims};
 use super::{Config, ConfigError, Loaded, Merged, TenantConfig, include_glob, merge};
 
 /// Why the fast path does not apply; the caller reads the whole tree instead.
@@ -116,23 +116,17 @@ pub fn load_changed<'e>(
 
     // From here on, the same steps as `load_cached`, over the changed tenants.
     let ctx = Context::new(&current.dir, &tree.server);
-    let mut tenants = BTreeMap::new();
-    let mut tenant_errors: BTreeMap<String, Vec<ConfigError>> = BTreeMap::new();
-    let mut refused_claims = Vec::new();
+    let mut built = Built::default();
     for entry in &entries {
-        match ctx.build(entry) {
-            Ok(mut t) => {
-                share_templates(&mut t, current);
-                tenants.insert(entry.id.clone(), t);
-            }
-            Err((errs, claims)) => {
-                tenant_errors
-                    .entry(entry.id.clone())
-                    .or_default()
-                    .extend(errs);
-                refused_claims.extend(claims.map(|c| *c));
-            }
-        }
+        ctx.build_into(entry, &mut built);
+    }
+    let Built {
+        mut tenants,
+        errors: mut tenant_errors,
+        refused_claims,
+    } = built;
+    for t in tenants.values_mut() {
+        share_templates(t, current);
     }
     let mut scope = touched.clone();
     for t in holders_of_claims(&current.tenants, &touched, &tenants, &refused_claims) {

@@ -145,13 +145,11 @@ pub fn load_cached(
 
     resolve_global_paths(&dir, &mut server, &mut database);
     let tenant_ctx = tenant::Context::new(&dir, &server);
-    let mut tenants = BTreeMap::new();
-    let mut tenant_errors: BTreeMap<String, Vec<ConfigError>> = BTreeMap::new();
+    let mut built = tenant::Built::default();
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    let mut refused_claims = Vec::new();
     for entry in entries {
         if let Some(first) = seen.get(&entry.id) {
-            tenant_errors.entry(entry.id.clone()).or_default().push(
+            built.errors.entry(entry.id.clone()).or_default().push(
                 ConfigError::file(
                     &entry.file,
                     format!("tenant is also defined in `{}`", first.display()),
@@ -162,19 +160,13 @@ pub fn load_cached(
             continue;
         }
         seen.insert(entry.id.clone(), entry.file.clone());
-        match tenant_ctx.build(&entry) {
-            Ok(t) => {
-                tenants.insert(entry.id.clone(), t);
-            }
-            Err((errs, claims)) => {
-                tenant_errors
-                    .entry(entry.id.clone())
-                    .or_default()
-                    .extend(errs);
-                refused_claims.extend(claims.map(|c| *c));
-            }
-        }
+        tenant_ctx.build_into(&entry, &mut built);
     }
+    let tenant::Built {
+        mut tenants,
+        errors: mut tenant_errors,
+        refused_claims,
+    } = built;
     for id in tenant_errors.keys() {
         tenants.remove(id);
     }

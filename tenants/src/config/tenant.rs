@@ -66,6 +66,14 @@ pub(crate) struct Context<'a> {
     template_cache: Mutex<HashMap<String, Result<Arc<TemplateSet>, String>>>,
 }
 
+/// Tenants built from their entries; the refused ones' errors and claims.
+#[derive(Default)]
+pub struct Built {
+    pub tenants: BTreeMap<String, TenantConfig>,
+    pub errors: BTreeMap<String, Vec<ConfigError>>,
+    pub refused_claims: Vec<Claims>,
+}
+
 impl<'a> Context<'a> {
     pub fn new(dir: &'a Path, server: &'a ServerSection) -> Self {
         Context {
@@ -77,6 +85,24 @@ impl<'a> Context<'a> {
 
     /// The tenant, or every error found in it along with what it claims (ports, domains,
     /// schema) when that much could be read, so that its conflicts are reported too.
+    /// Builds `entry` into `built`: the tenant, or its errors and what it claimed (so a
+    /// refused tenant's ports and domains still count in conflicts).
+    pub fn build_into(&self, entry: &TenantEntry, built: &mut Built) {
+        match self.build(entry) {
+            Ok(t) => {
+                built.tenants.insert(entry.id.clone(), t);
+            }
+            Err((errs, claims)) => {
+                built
+                    .errors
+                    .entry(entry.id.clone())
+                    .or_default()
+                    .extend(errs);
+                built.refused_claims.extend(claims.map(|c| *c));
+            }
+        }
+    }
+
     pub fn build(
         &self,
         entry: &TenantEntry,
