@@ -145,6 +145,16 @@ pub fn import(req: &ImportRequest) -> Result<ImportReport, ImportError> {
         return Err(ImportError::Invalid(problems));
     }
 
+    let sources = jwt_sources(template_files.len(), core_files.len());
+    let mut jwt_tenants: Vec<Vec<String>> = vec![Vec::new(); template_files.len()];
+    for ((_, _, plan), source) in core_files.iter_mut().zip(&sources) {
+        if let Some(i) = *source {
+            plan.jwt = jwt_plan(&template_files[i].1);
+            if plan.jwt.is_some() {
+                jwt_tenants[i].push(plan.id.clone());
+            }
+        }
+    }
     let core_databases: Vec<(String, Connection)> = core_files
         .iter()
         .filter_map(|(_, s, p)| {
@@ -167,6 +177,7 @@ pub fn import(req: &ImportRequest) -> Result<ImportReport, ImportError> {
             tenant: Some(&plan.id),
             bot: Some(&plan.bot),
             core_databases: &[],
+            jwt_tenants: &[],
         };
         report.files.push(FileReport {
             path: path.clone(),
@@ -175,12 +186,13 @@ pub fn import(req: &ImportRequest) -> Result<ImportReport, ImportError> {
             keys: mapping::keys(settings, &ctx),
         });
     }
-    for (path, settings) in &template_files {
+    for (i, (path, settings)) in template_files.iter().enumerate() {
         let ctx = Context {
             role: Role::Template,
             tenant: None,
             bot: None,
             core_databases: &core_databases,
+            jwt_tenants: &jwt_tenants[i],
         };
         report.files.push(FileReport {
             path: path.clone(),
@@ -271,6 +283,28 @@ fn plan_tenant(
         mail_domains,
         ports,
         bot,
+        jwt: None,
+    })
+}
+
+/// One template service shared by every tenant, or one per core file in the same order:
+/// which template file each tenant's `[jwt]` comes from (empty when neither).
+fn jwt_sources(templates: usize, cores: usize) -> Vec<Option<usize>> {
+    match templates {
+        0 => vec![None; cores],
+        1 => vec![Some(0); cores],
+        n if n == cores => (0..n).map(Some).collect(),
+        _ => vec![None; cores],
+    }
+}
+
+fn jwt_plan(settings: &Settings) -> Option<render::JwtPlan> {
+    settings.get("JWTOptions.Key")?;
+    Some(render::JwtPlan {
+        issuer: settings.get("JWTOptions.Issuer").map(str::to_string),
+        lifetime_minutes: settings
+            .get("JWTOptions.ExpiredMinutes")
+            .and_then(|m| m.trim().parse().ok()),
     })
 }
 

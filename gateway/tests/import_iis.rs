@@ -82,14 +82,18 @@ fn generated_tenants_pass_xgate_validation() {
         names,
         [
             "XGATE_MY_CTS_DOMAIN_BOT_TOKEN",
+            "XGATE_MY_CTS_DOMAIN_JWT_KEY",
             "XGATE_CTS02_BOT_PASSWORD",
-            "XGATE_CTS03_BOT_TOKEN"
+            "XGATE_CTS02_JWT_KEY",
+            "XGATE_CTS03_BOT_TOKEN",
+            "XGATE_CTS03_JWT_KEY",
         ]
     );
     for name in &names {
         // SAFETY: std serializes its own environment access, and nothing in this test
         // binary reads the environment through C code while tests run.
-        unsafe { std::env::set_var(name, format!("value-of-{name}")) };
+        // (Long enough for a JWT key: xgate wants 32 bytes at least.)
+        unsafe { std::env::set_var(name, format!("value-of-{name}-long-enough-for-a-key")) };
     }
 
     let loaded = xgate_tenants::config::load(&dir.path().join("xgate.toml"), None).unwrap();
@@ -104,7 +108,22 @@ fn generated_tenants_pass_xgate_validation() {
         "https://my-cts-domain.com/api/v1/Conference_bot/conferences/"
     );
     assert!(matches!(&cts01.bot.credentials,
-        BotCredentials::Bearer(s) if s.expose() == "value-of-XGATE_MY_CTS_DOMAIN_BOT_TOKEN"));
+        BotCredentials::Bearer(s)
+            if s.expose() == "value-of-XGATE_MY_CTS_DOMAIN_BOT_TOKEN-long-enough-for-a-key"));
+    // The shared template service's JWTOptions: every tenant's admin UI, each its key.
+    for t in tenants.values() {
+        let jwt = t
+            .jwt
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has a [jwt]", t.id));
+        assert_eq!(jwt.issuer, "Issuer");
+        assert_eq!(jwt.lifetime, std::time::Duration::from_secs(120 * 60));
+        let want = format!(
+            "value-of-XGATE_{}_JWT_KEY-long-enough-for-a-key",
+            t.id.to_ascii_uppercase().replace('-', "_")
+        );
+        assert_eq!(jwt.key.expose(), want);
+    }
     assert!(matches!(&tenants["cts02"].bot.credentials,
         BotCredentials::Basic { username, .. } if username == "svc-outlook"));
     let cts03 = &tenants["cts03"];
@@ -191,18 +210,20 @@ fn every_old_key_is_accounted_for() {
     );
 
     let template = "template.appsettings.Production.json";
-    for k in [
-        "JWTOptions.Key",
-        "JWTOptions.Issuer",
-        "JWTOptions.Audience",
-        "JWTOptions.ExpiredMinutes",
+    for (k, to) in [
+        ("JWTOptions.Key", "key = \"env:XGATE_<ID>_JWT_KEY\""),
+        ("JWTOptions.Issuer", "issuer"),
+        ("JWTOptions.ExpiredMinutes", "lifetime_minutes"),
     ] {
         assert!(
             matches!(key(&report, template, k),
-            Outcome::NotMappedYet { issue, .. } if issue == "admin UI issue"),
-            "{k}"
+            Outcome::Mapped(m) if m.contains(to) && m.contains("my-cts-domain, cts02, cts03")),
+            "{k}: {:?}",
+            key(&report, template, k)
         );
     }
+    assert!(matches!(key(&report, template, "JWTOptions.Audience"),
+        Outcome::NotMapped(m) if m.contains("tenant id")));
     assert!(
         matches!(key(&report, template, "DatabaseOptions.Connection"),
         Outcome::NotMapped(m) if m.contains("tenant(s) my-cts-domain, cts03"))
@@ -211,7 +232,7 @@ fn every_old_key_is_accounted_for() {
     let text = report.to_string();
     assert!(text.contains("c:/logs/core-service/core-.log"), "{text}");
     assert!(
-        text.contains("JWTOptions.Key\n    not mapped yet (admin UI issue): "),
+        text.contains("JWTOptions.Key\n    -> [tenants.<id>.jwt] key"),
         "{text}"
     );
     // Every leaf of every file is in the report.

@@ -13,7 +13,8 @@ pub struct ImportIisArgs {
     /// appsettings(.Production).json of an express-core-service; repeat once per CTS.
     #[arg(long = "core", value_name = "FILE", required = true)]
     pub core: Vec<PathBuf>,
-    /// appsettings of an express-template-service; its keys are reported, not mapped.
+    /// appsettings of an express-template-service: one shared by every --core, or one
+    /// per --core in the same order; its JWTOptions become each tenant's [jwt].
     #[arg(long = "template", value_name = "FILE")]
     pub template: Vec<PathBuf>,
     /// The IIS site port of each --core, in the same order (7100, 7300...): the port in

@@ -38,8 +38,6 @@ pub enum Outcome {
     Mapped(String),
     /// Not carried over; the text says why and what to do instead.
     NotMapped(String),
-    /// xgate will have a place for it, which the named issue adds.
-    NotMappedYet { issue: String, why: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +191,8 @@ pub struct Context<'a> {
     /// The databases of the imported core services, to tell which a template
     /// service shared.
     pub core_databases: &'a [(String, Connection)],
+    /// The tenants a template file's `JWTOptions` went to.
+    pub jwt_tenants: &'a [String],
 }
 
 /// Accounts for every key of a file.
@@ -210,6 +210,7 @@ pub fn keys(s: &Settings, ctx: &Context<'_>) -> Vec<KeyReport> {
                 "a template service setting; the bot is configured from the core service's file"
                     .into(),
             ),
+            Role::Template if lower.starts_with("jwtoptions.") => jwt_key(&lower, ctx),
             _ => other_key(&lower),
         };
         out.push(KeyReport {
@@ -284,15 +285,35 @@ fn express_key(e: &Entry, ctx: &Context<'_>) -> Outcome {
     )
 }
 
-fn other_key(lower: &str) -> Outcome {
-    if lower.starts_with("jwtoptions.") {
-        return Outcome::NotMappedYet {
-            issue: "admin UI issue".into(),
-            why: "xgate has no [tenants.<id>.jwt] table yet; the template admin UI's \
-                  login tokens belong to xgate's admin UI"
+/// A template service's `JWTOptions` key: what it became in the tenants it went to.
+fn jwt_key(lower: &str, ctx: &Context<'_>) -> Outcome {
+    if ctx.jwt_tenants.is_empty() {
+        return Outcome::NotMapped(
+            "several --template files and not one per --core: give one (shared by every \
+             tenant) or one per --core, in the same order"
                 .into(),
-        };
+        );
     }
+    let tenants = ctx.jwt_tenants.join(", ");
+    Outcome::Mapped(match lower.strip_prefix("jwtoptions.").unwrap_or(lower) {
+        "key" => format!(
+            "[tenants.<id>.jwt] key = \"env:XGATE_<ID>_JWT_KEY\" of tenant(s) {tenants} \
+             (the value is not copied: set it, 32 bytes at least)"
+        ),
+        "issuer" => format!("[tenants.<id>.jwt] issuer of tenant(s) {tenants}"),
+        "expiredminutes" => format!("[tenants.<id>.jwt] lifetime_minutes of tenant(s) {tenants}"),
+        "audience" => {
+            return Outcome::NotMapped(
+                "xgate's audience is always the tenant id, so one tenant's token never \
+                 works for another"
+                    .into(),
+            );
+        }
+        _ => return Outcome::NotMapped("a JWTOptions key xgate has no equivalent for".into()),
+    })
+}
+
+fn other_key(lower: &str) -> Outcome {
     let why = if lower.starts_with("databaseoptions.") {
         "a database setting of the old service; xgate keeps its own [database]"
     } else if lower.starts_with("serilog.") {

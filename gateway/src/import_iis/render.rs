@@ -16,6 +16,16 @@ pub struct TenantPlan {
     pub mail_domains: Vec<String>,
     pub ports: Vec<u16>,
     pub bot: BotPlan,
+    /// The admin UI's tokens, from the template service's `JWTOptions`.
+    pub jwt: Option<JwtPlan>,
+}
+
+/// `[tenants.<id>.jwt]`: the key moves to an environment variable; xgate's audience is
+/// the tenant id, so the old `Audience` has no place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtPlan {
+    pub issuer: Option<String>,
+    pub lifetime_minutes: Option<u64>,
 }
 
 /// An environment variable a secret moved to, and what to put in it.
@@ -27,6 +37,19 @@ pub struct EnvVar {
 
 impl TenantPlan {
     pub fn env_vars(&self) -> Vec<EnvVar> {
+        let mut vars = self.bot_env_vars();
+        if self.jwt.is_some() {
+            vars.push(EnvVar {
+                name: ids::env_var(&self.id, "JWT_KEY"),
+                what: "the old JWTOptions.Key, or a new random key: at least 32 bytes \
+                       (a new key only means admins log in again)"
+                    .into(),
+            });
+        }
+        vars
+    }
+
+    fn bot_env_vars(&self) -> Vec<EnvVar> {
         match &self.bot.auth {
             BotAuth::Bearer => vec![EnvVar {
                 name: ids::env_var(&self.id, "BOT_TOKEN"),
@@ -96,6 +119,16 @@ impl TenantPlan {
                 let _ = writeln!(s, "password = \"env:{}\"", ids::env_var(id, "BOT_PASSWORD"));
             }
             BotAuth::None => {}
+        }
+        if let Some(jwt) = &self.jwt {
+            let _ = writeln!(s, "\n[tenants.{id}.jwt]    # the admin UI's login tokens");
+            let _ = writeln!(s, "key = \"env:{}\"", ids::env_var(id, "JWT_KEY"));
+            if let Some(issuer) = &jwt.issuer {
+                let _ = writeln!(s, "issuer = {}", quote(issuer));
+            }
+            if let Some(minutes) = jwt.lifetime_minutes {
+                let _ = writeln!(s, "lifetime_minutes = {minutes}");
+            }
         }
         s
     }

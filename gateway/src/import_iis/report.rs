@@ -98,9 +98,6 @@ impl fmt::Display for ImportReport {
                     Outcome::NotMapped(why) => {
                         writeln!(f, "  {}{value}\n    not mapped: {why}", k.key)?
                     }
-                    Outcome::NotMappedYet { issue, why } => {
-                        writeln!(f, "  {}{value}\n    not mapped yet ({issue}): {why}", k.key)?
-                    }
                 }
             }
         }
