@@ -23,3 +23,4 @@ pub mod routes;
 pub mod scope;
 pub mod serve;
 pub mod state;
+pub mod tls;

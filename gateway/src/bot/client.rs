@@ -3,7 +3,7 @@
 //! bot is unreachable), what the bot said, and whether the conference may exist anyway.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -227,29 +227,7 @@ fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
 }
 
 fn build_tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    #[allow(deprecated)] // ring is the brief's choice; see serve.rs
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = match ca_pem {
-        None => rustls_platform_verifier::Verifier::new(provider.clone()),
-        Some(pem) => {
-            let certs = CertificateDer::pem_slice_iter(pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("bot.ca_file is not a PEM certificate bundle: {e}"))?;
-            if certs.is_empty() {
-                return Err("bot.ca_file holds no certificate".into());
-            }
-            rustls_platform_verifier::Verifier::new_with_extra_roots(certs, provider.clone())
-        }
-    }
-    .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+    let mut config = crate::tls::client_config(ca_pem, "bot.ca_file")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }

@@ -222,29 +222,7 @@ fn unavailable(e: ldap3::LdapError) -> DirectoryError {
     DirectoryError::Unavailable(e.to_string())
 }
 
-/// ring, the platform's roots plus the tenant's CA. No ALPN: LDAP does not negotiate.
+/// No ALPN: LDAP does not negotiate.
 fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    #[allow(deprecated)] // ring, as for the bot clients; see serve.rs
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = match ca_pem {
-        None => rustls_platform_verifier::Verifier::new(provider.clone()),
-        Some(pem) => {
-            let certs = CertificateDer::pem_slice_iter(pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("auth.ldap.ca_file is not a PEM certificate bundle: {e}"))?;
-            if certs.is_empty() {
-                return Err("auth.ldap.ca_file holds no certificate".into());
-            }
-            rustls_platform_verifier::Verifier::new_with_extra_roots(certs, provider.clone())
-        }
-    }
-    .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth())
+    crate::tls::client_config(ca_pem, "auth.ldap.ca_file")
 }
