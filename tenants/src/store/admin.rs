@@ -106,23 +106,7 @@ const TEMPLATE_COLUMNS: &str =
 /// `on_backend!` for statements that encode no id or timestamp.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident, $sql:ident| $body:block) => {
-        match &$store.target {
-            Target::Postgres {
-                pool: $pool,
-                sql: $sql,
-            } => {
-                crate::store::note_wait($pool);
-                $body
-            }
-            Target::Sqlite {
-                pool: $pool,
-                sql: $sql,
-            } => {
-                crate::store::note_wait($pool);
-                $body
-            }
-            Target::Invalid(rejected) => Err(rejected.to_error()),
-        }
+        on_backend!($store, |$pool, $sql, _codec| $body)
     };
 }
 

@@ -511,6 +511,7 @@ macro_rules! on_backend {
                 pool: $pool,
                 sql: $sql,
             } => {
+                #[allow(unused_imports, reason = "statements without ids or timestamps")]
                 use crate::store::postgres::codec as $codec;
                 crate::store::note_wait($pool);
                 $body
@@ -519,6 +520,7 @@ macro_rules! on_backend {
                 pool: $pool,
                 sql: $sql,
             } => {
+                #[allow(unused_imports, reason = "statements without ids or timestamps")]
                 use crate::store::sqlite::codec as $codec;
                 crate::store::note_wait($pool);
                 $body
