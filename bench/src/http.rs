@@ -146,25 +146,17 @@ impl Reload {
 
 /// `POST /reload` on the ops listener, timed from send to the whole answer read.
 pub async fn post_reload(client: &reqwest::Client, ops: SocketAddr) -> Result<Reload, String> {
-    let start = Instant::now();
-    let resp = client
-        .post(format!("http://{ops}/reload"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let body = resp.text().await.map_err(|e| e.to_string())?;
-    Reload::parse(start.elapsed(), status, &body)
+    timed_reload(client.post(format!("http://{ops}/reload"))).await
 }
 
 /// `GET /reload`: the last attempt.
 pub async fn last_reload(client: &reqwest::Client, ops: SocketAddr) -> Result<Reload, String> {
+    timed_reload(client.get(format!("http://{ops}/reload"))).await
+}
+
+async fn timed_reload(request: reqwest::RequestBuilder) -> Result<Reload, String> {
     let start = Instant::now();
-    let resp = client
-        .get(format!("http://{ops}/reload"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let resp = request.send().await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let body = resp.text().await.map_err(|e| e.to_string())?;
     Reload::parse(start.elapsed(), status, &body)

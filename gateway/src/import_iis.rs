@@ -259,7 +259,7 @@ fn plan_tenant(
     }
     let mut mail_domains = Vec::new();
     for d in req.mail_domains.get(i).into_iter().flatten() {
-        match ids::domain(d) {
+        match xgate_tenants::config::mail_domain(d) {
             Ok(d) if !mail_domains.contains(&d) => mail_domains.push(d),
             Ok(_) => {}
             Err(m) => problems.push(Problem::new(path, None, m)),

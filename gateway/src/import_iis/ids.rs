@@ -65,27 +65,6 @@ fn sanitize(s: &str) -> String {
     out.trim_matches('-').chars().take(48).collect()
 }
 
-/// Mail domains as xgate-tenants accepts them, lowercased and without a final dot.
-pub fn domain(d: &str) -> Result<String, String> {
-    let lower = d.trim().trim_end_matches('.').to_ascii_lowercase();
-    let ok = !lower.is_empty()
-        && lower.len() <= 253
-        && lower.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    if ok {
-        Ok(lower)
-    } else {
-        Err(format!(
-            "`{d}` is not a mail domain (labels of a-z, 0-9, `-`, separated by dots)"
-        ))
-    }
-}
-
 /// `XGATE_<ID>_<WHAT>`: upper case, `-` as `_`, so that shells accept the name.
 pub fn env_var(id: &str, what: &str) -> String {
     format!("XGATE_{}_{what}", id.to_ascii_uppercase().replace('-', "_"))
@@ -118,13 +97,6 @@ mod tests {
         assert!(check("cts01").is_ok());
         assert!(check("CTS01").is_err());
         assert!(check("pg_main").is_err());
-    }
-
-    #[test]
-    fn domains() {
-        assert_eq!(domain(" Corp.Test. ").unwrap(), "corp.test");
-        assert!(domain("corp..test").is_err());
-        assert!(domain("user@corp.test").is_err());
     }
 
     #[test]

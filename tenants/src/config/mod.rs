@@ -31,7 +31,7 @@ pub use model::{
     AuthMode, AuthSection, BotAuthKind, ContactType, DatabaseSection, LogFormat, ServerSection,
     TenantSection, TlsSection,
 };
-pub use tenant::{BotCredentials, BotSettings, JwtSettings, TenantConfig};
+pub use tenant::{BotCredentials, BotSettings, JwtSettings, TenantConfig, mail_domain};
 
 /// A loaded config: the global sections and every tenant that is valid.
 #[derive(Debug, Clone)]

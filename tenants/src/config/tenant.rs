@@ -142,12 +142,11 @@ impl<'a> Context<'a> {
         }
         let mut mail_domains = Vec::new();
         for d in &section.mail_domains {
-            let lower = d.trim().trim_end_matches('.').to_ascii_lowercase();
-            match validate_domain(&lower) {
-                Ok(()) if mail_domains.contains(&lower) => {
+            match mail_domain(d) {
+                Ok(lower) if mail_domains.contains(&lower) => {
                     errors.push(err("mail_domains", format!("`{lower}` is listed twice")))
                 }
-                Ok(()) => mail_domains.push(lower),
+                Ok(lower) => mail_domains.push(lower),
                 Err(m) => errors.push(err("mail_domains", m)),
             }
         }
@@ -415,10 +414,13 @@ pub fn validate_tenant_id(id: &str) -> Result<(), String> {
     }
 }
 
-fn validate_domain(d: &str) -> Result<(), String> {
-    let ok = !d.is_empty()
-        && d.len() <= 253
-        && d.split('.').all(|l| {
+/// A mail domain as tenants claim it: trimmed, lowercased, without a final dot, and made
+/// of DNS labels. `xgate import-iis` checks the domains it is given with this too.
+pub fn mail_domain(d: &str) -> Result<String, String> {
+    let lower = d.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !lower.is_empty()
+        && lower.len() <= 253
+        && lower.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
                 && !l.starts_with('-')
@@ -426,7 +428,7 @@ fn validate_domain(d: &str) -> Result<(), String> {
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if ok {
-        Ok(())
+        Ok(lower)
     } else {
         Err(format!(
             "`{d}` is not a mail domain (labels of a-z, 0-9, `-`, separated by dots)"

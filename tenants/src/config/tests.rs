@@ -355,3 +355,12 @@ fn the_load_cache_reparses_only_files_whose_stamp_changed() {
     let fresh = load_cached(&t.main(), None, &cache).unwrap().config;
     assert_eq!(fresh.tenants["acme"].name, "Tenant ACME");
 }
+
+#[test]
+fn mail_domains_are_normalised_then_checked() {
+    use super::mail_domain;
+    assert_eq!(mail_domain(" Corp.Test. ").unwrap(), "corp.test");
+    assert!(mail_domain("corp..test").is_err());
+    assert!(mail_domain("user@corp.test").is_err());
+    assert!(mail_domain("-corp.test").is_err());
+}
