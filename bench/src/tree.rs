@@ -80,6 +80,9 @@ impl Tree {
         let _ = writeln!(m, "listen = [\"{shared}\"]");
         let _ = writeln!(m, "ops_listen = \"{ops}\"");
         let _ = writeln!(m, "include = [\"tenants.d/*.toml\"]");
+        // No bot probes: they would load the baseline and the reload phases alike and
+        // blur what is measured, the cost of reloads alone.
+        let _ = writeln!(m, "bot_probe_interval_seconds = 0");
         let _ = writeln!(m, "pid_file = \"{}\"", run.join("xgate.pid").display());
         let _ = writeln!(
             m,

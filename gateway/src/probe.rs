@@ -21,16 +21,44 @@ const NO_CONFERENCE: &str = "00000000-0000-0000-0000-000000000000";
 const NO_ACTOR: &str = "xgate-probe@probe.invalid";
 /// Bots probed at once: many tenants often share one ETS.
 const CONCURRENCY: usize = 16;
+/// Probes start at most this far apart (a round of 100 tenants takes a second), and
+/// closer only when the round would not fit in half the interval otherwise.
+const MAX_SPACING: Duration = Duration::from_millis(10);
 
 /// Probes every tenant of the snapshot in force, every `interval`, forever.
 pub async fn run(gw: Arc<Gateway>, interval: Duration) {
     loop {
-        probe_all(&gw).await;
+        probe_all(&gw, interval).await;
         tokio::time::sleep(interval).await;
     }
 }
 
-pub async fn probe_all(gw: &Gateway) {
+/// How far apart a round's probes start: spread over up to half the interval. Ten
+/// thousand probes in one burst took a core for a second or two every round, and the
+/// requests and reloads of that moment with it.
+fn spacing(tenants: usize, interval: Duration) -> Duration {
+    let share = interval / 2 / u32::try_from(tenants.max(1)).unwrap_or(u32::MAX);
+    share.min(MAX_SPACING)
+}
+
+/// The round's items, the `k`-th due at `k * spacing` from now.
+fn paced<T>(
+    items: Vec<T>,
+    interval: Duration,
+) -> impl futures_util::Stream<Item = impl std::future::Future<Output = T>> {
+    let spacing = spacing(items.len(), interval);
+    let start = tokio::time::Instant::now();
+    futures_util::stream::iter(items.into_iter().enumerate().map(move |(k, item)| {
+        let at = start + spacing * u32::try_from(k).unwrap_or(u32::MAX);
+        async move {
+            tokio::time::sleep_until(at).await;
+            item
+        }
+    }))
+}
+
+/// One round over every tenant of the snapshot in force.
+pub async fn probe_all(gw: &Gateway, interval: Duration) {
     let snapshot = gw.snapshot();
     // Owned up front: the probes outlive no snapshot borrow, and a reload meanwhile is fine.
     let bots: Vec<(String, BotClient)> = snapshot
@@ -44,18 +72,24 @@ pub async fn probe_all(gw: &Gateway) {
         .filter_map(|t| Some((t.id().to_string(), snapshot.directory_arc(t)?)))
         .collect();
     drop(snapshot);
-    let results: Vec<(String, bool)> = futures_util::stream::iter(bots)
-        .map(|(id, bot)| async move { (id, ask(&bot).await.is_ok()) })
+    // Bots and directories are different servers: both rounds run side by side.
+    let bots = paced(bots, interval)
+        .map(|due| async move {
+            let (id, bot) = due.await;
+            (id, ask(&bot).await.is_ok())
+        })
         .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    gw.metrics.set_bot_up(&results);
-    let results: Vec<(String, bool)> = futures_util::stream::iter(directories)
-        .map(|(id, dir)| async move { (id, dir.reachable().await) })
+        .collect::<Vec<(String, bool)>>();
+    let directories = paced(directories, interval)
+        .map(|due| async move {
+            let (id, dir) = due.await;
+            (id, dir.reachable().await)
+        })
         .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    gw.metrics.set_directory_up(&results);
+        .collect::<Vec<(String, bool)>>();
+    let (bots, directories) = tokio::join!(bots, directories);
+    gw.metrics.set_bot_up(&bots);
+    gw.metrics.set_directory_up(&directories);
 }
 
 /// The bot's answer to the probe when it answered with its envelope.
@@ -80,5 +114,37 @@ pub async fn ask(bot: &BotClient) -> Result<ProbeAnswer, BotError> {
             reason: Some(reason),
         }),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_is_spread_over_at_most_half_the_interval() {
+        let interval = Duration::from_secs(30);
+        // Ten thousand tenants: 1.5 ms apart, the round takes 15 s of the 30.
+        assert_eq!(spacing(10_000, interval), Duration::from_micros(1_500));
+        // A few tenants are not held back for seconds.
+        assert_eq!(spacing(3, interval), MAX_SPACING);
+        assert_eq!(spacing(0, interval), MAX_SPACING);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_kth_probe_starts_k_spacings_after_the_first() {
+        let start = tokio::time::Instant::now();
+        // Four tenants in 40 ms: spread over 20 ms, 5 ms apart.
+        let started: Vec<Duration> = paced(vec![0, 1, 2, 3], Duration::from_millis(40))
+            .map(|due| async move {
+                due.await;
+                start.elapsed()
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut started = started;
+        started.sort();
+        assert_eq!(started, [0, 5, 10, 15].map(Duration::from_millis).to_vec());
     }
 }

@@ -54,6 +54,7 @@ impl Snapshot {
                 Ok(tenant) => tenants.push(tenant),
                 Err(e) => errors.push(e),
             }
+            xgate_tenants::pace::point();
         }
         next.table = TenantTable::from_tenants(version, tenants);
         (next, errors)

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod language;
 pub mod meeting;
+pub mod pace;
 pub mod policy;
 pub mod secret;
 pub mod store;

@@ -130,6 +130,7 @@ impl ReloadReport {
                 (Some(_), None) => self.removed.push(id.clone()),
                 _ => {}
             }
+            xgate_tenants::pace::point();
         }
         !(self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty())
     }

@@ -7,6 +7,10 @@
 //! at full speed, busy ones give requests ten times its share. It is a thread of its own,
 //! not one of tokio's blocking threads, because those also open database connections
 //! whose worker threads would inherit the priority.
+//!
+//! The priority is not enough on its own: the thread also rests between slices of a long
+//! job (`xgate_tenants::pace`, called between tenants), so that cores fall idle between
+//! requests instead of having to be taken back from it.
 
 use std::sync::OnceLock;
 use std::sync::mpsc;
@@ -24,7 +28,9 @@ fn sender() -> &'static mpsc::Sender<Job> {
             .name("xgate-reload".into())
             .spawn(move || {
                 lower_priority();
+                xgate_tenants::pace::enable();
                 for job in rx {
+                    xgate_tenants::pace::begin();
                     // A read that panics fails that reload only (its answer is dropped),
                     // not every later one.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
@@ -94,6 +100,27 @@ mod tests {
         .expect("the worker answers");
         assert_eq!(name.as_deref(), Some("xgate-reload"));
         assert!(nice >= super::NICE, "nice {nice}");
+    }
+
+    /// A long job rests at its `pace::point`s; the next job gets its grace again.
+    #[tokio::test]
+    async fn long_jobs_rest_and_each_job_starts_afresh() {
+        use std::time::{Duration, Instant};
+        use xgate_tenants::pace;
+        let rested = super::run(|| {
+            // 60 ms of work: 40 ms past the grace, in 1 ms slices.
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_millis(60) + pace::rested() {
+                std::hint::spin_loop();
+                pace::point();
+            }
+            pace::rested()
+        })
+        .await
+        .expect("the worker answers");
+        assert!(rested >= Duration::from_millis(20), "rested {rested:?}");
+        let next = super::run(pace::rested).await.expect("the worker answers");
+        assert_eq!(next, Duration::ZERO);
     }
 
     #[tokio::test]

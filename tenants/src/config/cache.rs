@@ -35,7 +35,10 @@ pub(crate) struct LastTree {
 }
 
 pub(crate) fn stamp_of(file: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(file).ok()?;
+    stamp_from(&std::fs::metadata(file).ok()?)
+}
+
+pub(crate) fn stamp_from(m: &std::fs::Metadata) -> Option<Stamp> {
     Some((m.modified().ok()?, m.len()))
 }
 
@@ -44,9 +47,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl LoadCache {
-    /// The tenants and errors of one included file, parsed now or earlier.
-    pub(crate) fn included(&self, file: &Path) -> (Vec<TenantEntry>, Vec<ConfigError>) {
-        let stamp = stamp_of(file);
+    /// The tenants and errors of one included file whose stamp was just read, parsed now
+    /// or earlier.
+    pub(crate) fn included(
+        &self,
+        file: &Path,
+        stamp: Option<Stamp>,
+    ) -> (Vec<TenantEntry>, Vec<ConfigError>) {
         let mut files = lock(&self.files);
         if let (Some(stamp), Some(cached)) = (stamp, files.get(file))
             && cached.stamp == stamp

@@ -449,20 +449,6 @@ pub(crate) fn conflicts(
             .and_then(|p| p.get(id))
             .is_some_and(|t| what.held_by(t))
     };
-    let mut claims: BTreeMap<Claim, Vec<&TenantConfig>> = BTreeMap::new();
-    for t in tenants.values() {
-        for &p in &t.ports {
-            claims.entry(Claim::Port(p)).or_default().push(t);
-        }
-        for d in &t.mail_domains {
-            claims.entry(Claim::Domain(d.clone())).or_default().push(t);
-        }
-        claims
-            .entry(Claim::Schema(t.schema.clone()))
-            .or_default()
-            .push(t);
-    }
-    let mut out = Vec::new();
     let server_ports: Vec<u16> = server
         .listen
         .iter()
@@ -470,7 +456,26 @@ pub(crate) fn conflicts(
         .chain(server.tls.iter().flat_map(|t| t.listen.iter()))
         .map(|a| a.port())
         .collect();
-    for (claim, holders) in &claims {
+    // Borrowed and hashed: every reload checks every tenant's claims, and nearly all of
+    // them are held once. Only the contested ones are copied, and sorted so that the
+    // errors come in a stable order.
+    let mut claims: HashMap<ClaimRef<'_>, Vec<&TenantConfig>> = HashMap::new();
+    for t in tenants.values() {
+        for claim in ClaimRef::all(&t.ports, &t.mail_domains, &t.schema) {
+            claims.entry(claim).or_default().push(t);
+        }
+        crate::pace::point();
+    }
+    let mut contested: Vec<(Claim, Vec<&TenantConfig>)> = claims
+        .into_iter()
+        .filter(|(claim, holders)| {
+            holders.len() > 1 || matches!(claim, ClaimRef::Port(p) if server_ports.contains(p))
+        })
+        .map(|(claim, holders)| (claim.owned(), holders))
+        .collect();
+    contested.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::new();
+    for (claim, holders) in &contested {
         if let Claim::Port(p) = claim
             && server_ports.contains(p)
         {
@@ -607,6 +612,14 @@ enum ClaimRef<'a> {
 }
 
 impl<'a> ClaimRef<'a> {
+    fn owned(&self) -> Claim {
+        match *self {
+            ClaimRef::Port(p) => Claim::Port(p),
+            ClaimRef::Domain(d) => Claim::Domain(d.to_string()),
+            ClaimRef::Schema(s) => Claim::Schema(s.to_string()),
+        }
+    }
+
     fn all(
         ports: &'a [u16],
         domains: &'a [String],

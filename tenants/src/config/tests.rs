@@ -364,3 +364,51 @@ fn mail_domains_are_normalised_then_checked() {
     assert!(mail_domain("user@corp.test").is_err());
     assert!(mail_domain("-corp.test").is_err());
 }
+
+/// The listing shortcut for `dir/*.toml` names the same files as `glob` would, with
+/// symlinks followed (a ConfigMap's files are symlinks) and directories left out.
+#[test]
+fn include_expansion_lists_what_glob_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let d = root.join("tenants.d");
+    std::fs::create_dir_all(d.join("sub.toml")).unwrap();
+    std::fs::create_dir_all(d.join("nested")).unwrap();
+    std::fs::create_dir_all(root.join("..data")).unwrap();
+    for f in ["a.toml", ".hidden.toml", "b.txt", "nested/c.toml"] {
+        std::fs::write(d.join(f), "").unwrap();
+    }
+    std::fs::write(root.join("..data/linked.toml"), "x").unwrap();
+    std::os::unix::fs::symlink(root.join("..data/linked.toml"), d.join("linked.toml")).unwrap();
+    std::os::unix::fs::symlink(root.join("gone.toml"), d.join("dangling.toml")).unwrap();
+
+    let by_glob = |pattern: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = glob::glob(&include_glob(root, pattern))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        v.sort();
+        v
+    };
+    for pattern in [
+        "tenants.d/*.toml",
+        "tenants.d/a.toml",
+        "tenants.d/*/c.toml",
+        "tenants.d/[ab].toml",
+        "missing/*.toml",
+    ] {
+        let listed = expand_include(root, pattern).unwrap();
+        let paths: Vec<PathBuf> = listed.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(paths, by_glob(pattern), "{pattern}");
+        assert!(listed.iter().all(|(_, stamp)| stamp.is_some()), "{pattern}");
+    }
+    let names: Vec<String> = expand_include(root, "tenants.d/*.toml")
+        .unwrap()
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [".hidden.toml", "a.toml", "linked.toml"]);
+    let err = expand_include(root, "tenants.d/[.toml").unwrap_err();
+    assert!(err.contains("bad include pattern"), "{err}");
+}

@@ -49,7 +49,7 @@ impl Running {
     /// Applies a merge the way the reloader does (`State::keep_errors`, `apply_to`).
     fn apply(&mut self, merged: Merged) {
         merged.carry_errors(&mut self.stale, &mut self.rejected);
-        merged.apply_to(&mut self.config);
+        let _replaced = merged.apply_to(&mut self.config);
     }
 
     fn tenants(&self) -> &BTreeMap<String, TenantConfig> {
