@@ -72,24 +72,31 @@ pub async fn probe_all(gw: &Gateway, interval: Duration) {
         .filter_map(|t| Some((t.id().to_string(), snapshot.directory_arc(t)?)))
         .collect();
     drop(snapshot);
-    // Bots and directories are different servers: both rounds run side by side.
-    let bots = paced(bots, interval)
-        .map(|due| async move {
-            let (id, bot) = due.await;
-            (id, ask(&bot).await.is_ok())
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect::<Vec<(String, bool)>>();
-    let directories = paced(directories, interval)
-        .map(|due| async move {
-            let (id, dir) = due.await;
-            (id, dir.reachable().await)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect::<Vec<(String, bool)>>();
-    let (bots, directories) = tokio::join!(bots, directories);
-    gw.metrics.set_bot_up(&bots);
-    gw.metrics.set_directory_up(&directories);
+    // Bots and directories are different servers: both rounds run side by side, and each
+    // reports when it ends (a hanging directory does not hold back the bots' verdicts).
+    let bots = async {
+        let up: Vec<(String, bool)> = paced(bots, interval)
+            .map(|due| async move {
+                let (id, bot) = due.await;
+                (id, ask(&bot).await.is_ok())
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        gw.metrics.set_bot_up(&up);
+    };
+    let directories = async {
+        let up: Vec<(String, bool)> = paced(directories, interval)
+            .map(|due| async move {
+                let (id, dir) = due.await;
+                (id, dir.reachable().await)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        gw.metrics.set_directory_up(&up);
+    };
+    tokio::join!(bots, directories);
 }
 
 /// The bot's answer to the probe when it answered with its envelope.
