@@ -67,6 +67,7 @@ impl HttpServerApp for Bridge {
         let local = session.server_addr().and_then(|a| a.as_inet()).copied()?;
         let peer = session.client_addr().and_then(|a| a.as_inet()).copied();
         let request_id = request_id(session.req_header().headers.get("x-request-id"));
+        crate::activity::note_request();
         let snapshot = self.gw.snapshot();
         let version = snapshot.version();
         let span = tracing::info_span!(

@@ -1,6 +1,7 @@
 //! xgate: one process serving the eXpress Outlook add-in API for many CTS/ETS tenants.
 //! See ARCHITECTURE.md for the request's path through the crates.
 
+pub mod activity;
 pub mod body;
 pub mod bot;
 pub mod bridge;

@@ -196,6 +196,7 @@ impl Reloader {
         trigger: &str,
         watched: Option<Watched>,
     ) -> Option<ReloadReport> {
+        worker::begin_reload();
         let mut report = ReloadReport::new(trigger, st.version);
         let mut merged = match self.read(st, watched).await {
             Read::Merged(m) => *m,
@@ -253,7 +254,7 @@ impl Reloader {
             st.keep_errors(&merged);
             report.finish(st.version, st.config.tenants.len(), &st.stale, &st.rejected);
             // A full read's 10,000 definitions are freed where they cost requests nothing.
-            worker::spawn(move || drop(merged));
+            worker::spawn(move || worker::free_gradually(merged.config.tenants));
             return Some(report);
         };
         for e in errors {
@@ -269,7 +270,7 @@ impl Reloader {
         // Freeing 10,000 tenants' maps takes a while: neither a request (the last one
         // still holding the old snapshot would pay for it) nor the core runtime does it.
         worker::spawn(move || {
-            drop(replaced_config);
+            worker::free_gradually(replaced_config);
             worker::drop_when_unshared(replaced);
         });
 

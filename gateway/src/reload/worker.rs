@@ -8,9 +8,10 @@
 //! not one of tokio's blocking threads, because those also open database connections
 //! whose worker threads would inherit the priority.
 //!
-//! The priority is not enough on its own: the thread also rests between slices of a long
-//! job (`xgate_tenants::pace`, called between tenants), so that cores fall idle between
-//! requests instead of having to be taken back from it.
+//! The priority is not enough on its own: while requests arrive (`activity.rs`), the
+//! thread also rests between slices of a long job (`xgate_tenants::pace`, called between
+//! tenants), so that cores fall idle between requests instead of having to be taken back
+//! from it.
 
 use std::sync::OnceLock;
 use std::sync::mpsc;
@@ -28,9 +29,8 @@ fn sender() -> &'static mpsc::Sender<Job> {
             .name("xgate-reload".into())
             .spawn(move || {
                 lower_priority();
-                xgate_tenants::pace::enable();
+                xgate_tenants::pace::enable(crate::activity::requests_around);
                 for job in rx {
-                    xgate_tenants::pace::begin();
                     // A read that panics fails that reload only (its answer is dropped),
                     // not every later one.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
@@ -55,6 +55,22 @@ pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
 /// Runs `work` on the reload thread without waiting for it.
 pub fn spawn(work: impl FnOnce() + Send + 'static) {
     let _ = sender().send(Box::new(work));
+}
+
+/// Starts a reload's pacing: its jobs share one grace (`xgate_tenants::pace`), so a
+/// one-tenant edit runs unpaced and a full reload rests from 20 ms of work on, whatever
+/// job it is in.
+pub fn begin_reload() {
+    spawn(xgate_tenants::pace::begin);
+}
+
+/// Frees `items` one at a time, resting between them when due: freeing 10,000 tenant
+/// definitions in one go would hold a core for milliseconds.
+pub fn free_gradually<I: IntoIterator>(items: I) {
+    for item in items {
+        drop(item);
+        xgate_tenants::pace::point();
+    }
 }
 
 /// Drops `value` once this is its last handle: requests that started before the swap
@@ -102,16 +118,19 @@ mod tests {
         assert!(nice >= super::NICE, "nice {nice}");
     }
 
-    /// A long job rests at its `pace::point`s; the next job gets its grace again.
+    /// A long job rests at its `pace::point`s while requests arrive; the next reload gets
+    /// its grace again.
     #[tokio::test]
-    async fn long_jobs_rest_and_each_job_starts_afresh() {
+    async fn long_jobs_rest_and_each_reload_starts_afresh() {
         use std::time::{Duration, Instant};
         use xgate_tenants::pace;
+        super::begin_reload();
         let rested = super::run(|| {
             // 60 ms of work: 40 ms past the grace, in 1 ms slices.
             let t = Instant::now();
             while t.elapsed() < Duration::from_millis(60) + pace::rested() {
                 std::hint::spin_loop();
+                crate::activity::note_request();
                 pace::point();
             }
             pace::rested()
@@ -119,6 +138,9 @@ mod tests {
         .await
         .expect("the worker answers");
         assert!(rested >= Duration::from_millis(20), "rested {rested:?}");
+        let same = super::run(pace::rested).await.expect("the worker answers");
+        assert_eq!(same, rested, "jobs of one reload share its pacing");
+        super::begin_reload();
         let next = super::run(pace::rested).await.expect("the worker answers");
         assert_eq!(next, Duration::ZERO);
     }
