@@ -14,6 +14,7 @@ use std::sync::Arc;
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use xgate_tenants::config;
 
 use super::Reloader;
 use super::batch::{Change, debounce};
@@ -28,7 +29,7 @@ pub fn watched_dirs(main: &Path, includes: &[String]) -> BTreeSet<PathBuf> {
     for pattern in includes {
         let fixed: PathBuf = Path::new(pattern)
             .components()
-            .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+            .take_while(|c| !config::is_glob(&c.as_os_str().to_string_lossy()))
             .collect();
         let candidate = dir.join(&fixed);
         // `tenants.d/acme.toml` (no glob) names a file: watch its directory.

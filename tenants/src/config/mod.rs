@@ -358,13 +358,17 @@ fn include_glob(dir: &Path, pattern: &str) -> String {
     dir.join(pattern).to_string_lossy().into_owned()
 }
 
+/// Whether a path or one of its components holds glob syntax (as `glob` reads it).
+pub fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
 /// The files an include pattern names, each with its stamp as seen now. What `glob`
 /// lists, but `dir/*.toml` (the usual form) is one directory read and one `stat` per
 /// file: every reload lists 10,000 files this way.
 fn expand_include(dir: &Path, pattern: &str) -> Result<Vec<(PathBuf, Option<Stamp>)>, String> {
     let full = include_glob(dir, pattern);
     let bad = |e: glob::PatternError| format!("bad include pattern `{pattern}`: {e}");
-    let is_glob = |s: &str| s.contains(['*', '?', '[']);
     let full_path = Path::new(&full);
     let candidates: Vec<PathBuf> = match (full_path.parent(), full_path.file_name()) {
         _ if !is_glob(&full) => vec![full_path.to_path_buf()],
