@@ -316,23 +316,21 @@ mod tests {
             }
         });
         let client = shared_client(Duration::from_secs(2), None).unwrap();
-        let e = client
-            .get(format!("https://{addr}/"))
-            .send()
-            .await
-            .unwrap_err();
-        let err = BotError::Unavailable(describe(&e));
+        let unavailable = async |addr: std::net::SocketAddr| {
+            let e = client
+                .get(format!("https://{addr}/"))
+                .send()
+                .await
+                .unwrap_err();
+            BotError::Unavailable(describe(&e))
+        };
+        let err = unavailable(addr).await;
         assert!(err.is_tls(), "{err}");
 
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = closed.local_addr().unwrap();
         drop(closed);
-        let e = client
-            .get(format!("https://{addr}/"))
-            .send()
-            .await
-            .unwrap_err();
-        let err = BotError::Unavailable(describe(&e));
+        let err = unavailable(addr).await;
         assert!(!err.is_tls(), "{err}");
         // The cause, not only reqwest's "error sending request".
         assert!(err.to_string().contains("refused"), "{err}");
